@@ -1,0 +1,1 @@
+"""Agreement between coders: metrics, inputs, reports."""

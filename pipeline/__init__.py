@@ -1,0 +1,1 @@
+"""precode: pre-code qualitative interview transcripts against a codebook."""

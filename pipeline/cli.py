@@ -1,0 +1,219 @@
+"""The `precode` command line: a thin layer that parses options, calls the library, prints results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.embed import go_offline
+
+go_offline()  # before any Hugging Face library is imported
+
+from pipeline.codebook import BUILTIN_CODEBOOKS, load_codebook  # noqa: E402
+from pipeline.errors import PrecodeError  # noqa: E402
+from pipeline.project import Project, find_project, init_project  # noqa: E402
+
+app = typer.Typer(
+    help="Pre-code interview transcripts against a codebook (NASSS, QIF or your own), offline by default.",
+    no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,
+)
+codebook_app = typer.Typer(help="Check and show codebooks.", no_args_is_help=True)
+app.add_typer(codebook_app, name="codebook")
+
+console = Console()
+err = Console(stderr=True)
+
+ProjectOption = Annotated[
+    Optional[Path],
+    typer.Option("--project", "-p", envvar="PRECODE_PROJECT",
+                 help="Project directory (default: the current directory or the nearest parent with precode.toml)."),
+]
+CodebookOption = Annotated[str, typer.Option("--codebook", "-c", help=f"{' | '.join(BUILTIN_CODEBOOKS)} | FILE.yaml")]
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path(".")) -> None:
+    """Create a project: precode.toml (settings), precode.db (SQLite) and chroma/ (vectors)."""
+    project, created = init_project(directory)
+    verb = "Created" if created else "Already a project:"
+    console.print(f"{verb} [bold]{project.root}[/]")
+
+
+def _ingest(project: Project, paths: list[Path], metadata: Path | None) -> int:
+    from pipeline.ingest import IngestStatus, ingest_paths
+
+    results = ingest_paths(project, paths, metadata)
+    table = Table("file", "status", "segments", "note", show_lines=False)
+    colours = {IngestStatus.failed: "red", IngestStatus.skipped: "yellow", IngestStatus.unchanged: "dim"}
+    for r in results:
+        note = r.message or "; ".join(r.warnings)
+        table.add_row(Path(r.path).name, f"[{colours.get(r.status, 'green')}]{r.status.value}[/]",
+                      str(r.segments or ""), note)
+    console.print(table)
+    failed = [r for r in results if r.status is IngestStatus.failed]
+    for r in failed:
+        err.print(f"[red]error[/] {r.message}")
+    if not results:
+        raise PrecodeError("no transcript files found", hint="pass files or folders with .txt/.md/.vtt/.srt/.docx/.json")
+    return len(failed)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders (searched recursively).")],
+    metadata: Annotated[Optional[Path], typer.Option(help="Metadata CSV (default: metadata.csv beside the files).")] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Read transcripts (txt, md, vtt, srt, docx, json), segment them and store them in the project.
+
+    Unchanged files are skipped; a changed file becomes a new version. A bad file is reported and
+    the others still go in; the exit code is 1 if any file failed.
+    """
+    failed = _ingest(find_project(project), paths, metadata)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _code(project: Project, codebook_ref: str, coder_name: str, level: Optional[str],
+          transcripts: Optional[list[str]], threshold: Optional[float], top_k: Optional[int]):
+    from pipeline.coders import make_coder
+    from pipeline.coding import run_coder
+
+    codebook = load_codebook(codebook_ref)
+    coder = make_coder(coder_name, project, threshold=threshold, top_k=top_k)
+    with _progress() as progress:
+        task = progress.add_task(f"coding with {coder_name}", total=None)
+        run = run_coder(
+            project, coder, codebook, level, transcripts,
+            on_start=lambda run, n: progress.update(task, total=n),
+            progress=lambda n: progress.advance(task, n),
+        )
+    console.print(f"Run [bold]{run.id}[/]: {run.counts.get('suggestions', 0)} suggestions on "
+                  f"{run.counts.get('segments_with_suggestions', 0)} of {run.counts.get('segments', 0)} segments "
+                  f"({codebook.id}, level {run.level}, coder {run.coder})")
+    return run
+
+
+@app.command()
+def code(
+    codebook: CodebookOption,
+    coder: Annotated[str, typer.Option(help="similarity (offline baseline, no LLM).")] = "similarity",
+    level: Annotated[Optional[str], typer.Option(help="Tree level to code at, e.g. domain|subdomain|theme "
+                                                      "(QIF: phase|step|activity). Default: the deepest.")] = None,
+    transcript: Annotated[Optional[list[str]], typer.Option(help="Only these transcript names (repeatable).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="similarity: minimum cosine score (default from settings).")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="similarity: at most this many codes per segment.")] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Propose codes for every participant segment; the run and its suggestions are stored."""
+    _code(find_project(project), codebook, coder, level, transcript, threshold, top_k)
+
+
+def _export(project: Project, fmt: str, out: Optional[Path], run_id: Optional[str], all_groundings: bool) -> Path:
+    from pipeline.interchange.tabular import write_export
+
+    out = out or project.root / f"export.{fmt}"
+    n = write_export(project, fmt, out, run_id, all_groundings)
+    console.print(f"Wrote {n} coded quotes to [bold]{out}[/]")
+    return out
+
+
+@app.command()
+def export(
+    format: Annotated[str, typer.Option("--format", "-f", help="csv | jsonl")] = "csv",
+    out: Annotated[Optional[Path], typer.Option(help="Output file (default: export.FORMAT in the project).")] = None,
+    run: Annotated[Optional[str], typer.Option(help="Run id or unique prefix (default: the latest run).")] = None,
+    include_ungrounded: Annotated[bool, typer.Option(help="Also export suggestions whose quote was not found.")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Write a run's suggestions with quotes, offsets, code paths and provenance."""
+    _export(find_project(project), format, out, run, include_ungrounded)
+
+
+@app.command()
+def status(project: ProjectOption = None) -> None:
+    """What is in the project: transcripts, segments, runs, suggestions."""
+    proj = find_project(project)
+    counts = proj.db.counts()
+    console.print(f"Project [bold]{proj.root}[/]")
+    for key, value in counts.items():
+        console.print(f"  {key.replace('_', ' ')}: {value}")
+    runs = proj.db.runs()
+    if runs:
+        table = Table("run", "coder", "model", "codebook", "level", "status", "segments", "suggestions", "started")
+        for r in runs:
+            table.add_row(r.id, r.coder, r.model or "", r.codebook_id, r.level or "", r.status.value,
+                          str(r.counts.get("segments", "")), str(r.counts.get("suggestions", "")),
+                          r.started_at.strftime("%Y-%m-%d %H:%M"))
+        console.print(table)
+
+
+@app.command()
+def run(
+    paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders.")],
+    codebook: CodebookOption = "nasss",
+    coder: Annotated[str, typer.Option(help="similarity (offline baseline).")] = "similarity",
+    level: Annotated[Optional[str], typer.Option(help="Tree level to code at (default: the deepest).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="csv | jsonl")] = "csv",
+    out: Annotated[Optional[Path], typer.Option(help="Export file (default: export.FORMAT in the project).")] = None,
+    project: Annotated[Path, typer.Option("--project", "-p", envvar="PRECODE_PROJECT",
+                                          help="Project directory, created if needed.")] = Path("precode-project"),
+) -> None:
+    """The whole job: init the project if needed, ingest PATHS, code them, export the suggestions."""
+    proj, created = init_project(project)
+    if created:
+        console.print(f"Created project [bold]{proj.root}[/]")
+    failed = _ingest(proj, paths, None)
+    _code(proj, codebook, coder, level, None, None, None)
+    path = _export(proj, format, out, None, False)
+    console.print(f"Results: [bold]{path}[/]  (project: {proj.root}; see 'precode status -p {project}')")
+    if failed:
+        raise typer.Exit(1)
+
+
+@codebook_app.command("validate")
+def codebook_validate(file: Annotated[str, typer.Argument(help="A codebook YAML file (or nasss / qif).")]) -> None:
+    """Check a codebook: ids, parents, cycles, and that every code has its fields filled in."""
+    cb = load_codebook(file)
+    per_level = ", ".join(f"{len(cb.at_level(level))} {level}" for level in cb.levels)
+    console.print(f"[green]valid[/] {cb.source}: {cb.name} v{cb.version} — {len(cb.codes)} codes ({per_level})")
+
+
+@codebook_app.command("show")
+def codebook_show(
+    name: Annotated[str, typer.Argument(help="nasss | qif | FILE")],
+    full: Annotated[bool, typer.Option(help="Also print definitions, rules and examples.")] = False,
+) -> None:
+    """Print a codebook's tree (ids and labels; --full for definitions and rules)."""
+    from rich.tree import Tree
+
+    cb = load_codebook(name)
+    root = Tree(f"[bold]{cb.name}[/] v{cb.version}")
+    nodes = {None: root}
+    for c in cb.codes:
+        label = f"[cyan]{c.id}[/] {c.label} [dim]({c.level})[/]"
+        if full:
+            label += (f"\n[dim]{c.definition}[/]\n  include: " + "; ".join(c.include)
+                      + "\n  exclude: " + "; ".join(c.exclude) + "\n  e.g. " + " | ".join(c.examples))
+        nodes[c.id] = nodes[c.parent].add(label)
+    console.print(root)
+
+
+def main() -> None:
+    """Entry point: user errors print as one clear message, without a traceback, exit code 2."""
+    try:
+        app()
+    except PrecodeError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(2)

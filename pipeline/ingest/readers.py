@@ -1,0 +1,206 @@
+"""One reader per transcript format, each turning a file's bytes into text + turns + metadata."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import srt
+import webvtt
+import yaml
+from docx import Document
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pipeline.errors import PrecodeError
+from pipeline.ingest.decode import decode_bytes, normalize_text
+from pipeline.ingest.speakers import build_text, find_turns, merge_consecutive
+from pipeline.models import TranscriptMetadata, Turn
+from pipeline.settings import IngestSettings
+
+SUPPORTED_EXTENSIONS = (".txt", ".md", ".vtt", ".srt", ".docx", ".json")
+_CUE_SPEAKER = re.compile(r"^(?P<speaker>[^:\n]{1,40}?):\s+(?P<text>.+)$", re.DOTALL)
+_META_FIELDS = {"participant_id", "group", "site", "date"}
+
+
+@dataclass
+class ParsedTranscript:
+    text: str
+    turns: list[Turn]
+    encoding: str
+    format: str
+    metadata: TranscriptMetadata = field(default_factory=TranscriptMetadata)
+    warnings: list[str] = field(default_factory=list)
+
+
+def metadata_from_mapping(data: dict, source: str) -> TranscriptMetadata:
+    if not isinstance(data, dict):
+        raise PrecodeError("metadata must be a mapping of field: value", path=source)
+    known = {k: str(v) for k, v in data.items() if k in _META_FIELDS and v not in (None, "")}
+    extra = {str(k): str(v) for k, v in data.items() if k not in _META_FIELDS and v not in (None, "")}
+    return TranscriptMetadata(**known, extra=extra)
+
+
+def _front_matter(text: str, path: str) -> tuple[TranscriptMetadata, int]:
+    """YAML front matter between '---' lines at the top; returns metadata and where the body starts."""
+    if not text.startswith("---\n"):
+        return TranscriptMetadata(), 0
+    close = text.find("\n---", 4)
+    if close == -1:
+        raise PrecodeError("line 1: front matter opened with '---' is never closed", path=path,
+                           hint="add a closing '---' line after the metadata")
+    try:
+        data = yaml.safe_load(text[4:close]) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 2}: " if mark else ""
+        raise PrecodeError(f"{line}invalid YAML in front matter", path=path) from None
+    body = text.find("\n", close + 4)
+    return metadata_from_mapping(data, path), len(text) if body == -1 else body + 1
+
+
+def read_labelled_text(data: bytes, path: str, settings: IngestSettings, fmt: str) -> ParsedTranscript:
+    text, encoding = decode_bytes(data, path)
+    metadata, body = _front_matter(text, path)
+    turns, warnings = find_turns(text, settings.speaker_patterns, settings.interviewer_labels, start=body)
+    if not turns:
+        raise PrecodeError("the file has no transcript text", path=path)
+    return ParsedTranscript(text, turns, encoding, fmt, metadata, warnings)
+
+
+def _cue_utterance(raw_text: str, voice: str | None) -> tuple[str, str]:
+    text = " ".join(raw_text.split())
+    if voice:
+        return voice.strip(), text
+    match = _CUE_SPEAKER.match(text)
+    if match:
+        return match.group("speaker").strip(), match.group("text")
+    return "", text
+
+
+def _with_speakers(utterances: list[tuple[str, str, str | None]]) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    if any(speaker for speaker, _, _ in utterances):
+        last = "Unknown"
+        filled = []
+        for speaker, text, ts in utterances:
+            last = speaker or last
+            filled.append((last, text, ts))
+        return filled, []
+    return [("Unknown", t, ts) for _, t, ts in utterances], [
+        "no speaker labels found: ingested as one speaker 'Unknown'"
+    ]
+
+
+def read_vtt(data: bytes, path: str, settings: IngestSettings) -> ParsedTranscript:
+    text, encoding = decode_bytes(data, path)
+    if not text.lstrip().startswith("WEBVTT"):
+        raise PrecodeError("line 1: a WebVTT file must start with 'WEBVTT'", path=path,
+                           hint="export the transcript again as .vtt, or rename it .txt if it is plain text")
+    try:
+        captions = webvtt.from_buffer(io.StringIO(text)).captions
+    except Exception as exc:  # webvtt raises its own MalformedFileError / MalformedCaptionError
+        raise PrecodeError(f"malformed WebVTT ({exc})", path=path, hint="check the cue timings and blank lines") from None
+    if not captions:
+        raise PrecodeError("the WebVTT file has no cues", path=path)
+    utterances = []
+    for caption in captions:
+        voice = getattr(caption, "voice", None)
+        speaker, utterance = _cue_utterance(caption.text, voice)
+        utterances.append((speaker, utterance, caption.start))
+    utterances, warnings = _with_speakers(utterances)
+    out_text, turns = build_text(merge_consecutive(utterances))
+    return ParsedTranscript(out_text, turns, encoding, "vtt", warnings=warnings)
+
+
+def read_srt(data: bytes, path: str, settings: IngestSettings) -> ParsedTranscript:
+    text, encoding = decode_bytes(data, path)
+    try:
+        subtitles = list(srt.parse(text))
+    except srt.SRTParseError as exc:
+        line = text[: exc.actual_start].count("\n") + 1
+        raise PrecodeError(f"line {line}: malformed SubRip cue", path=path,
+                           hint="each cue needs a number, a '00:00:01,000 --> 00:00:02,000' line and text") from None
+    if not subtitles:
+        raise PrecodeError("the SubRip file has no cues", path=path)
+    utterances = []
+    for sub in subtitles:
+        speaker, utterance = _cue_utterance(sub.content, None)
+        utterances.append((speaker, utterance, srt.timedelta_to_srt_timestamp(sub.start)))
+    utterances, warnings = _with_speakers(utterances)
+    out_text, turns = build_text(merge_consecutive(utterances))
+    return ParsedTranscript(out_text, turns, encoding, "srt", warnings=warnings)
+
+
+def read_docx(data: bytes, path: str, settings: IngestSettings) -> ParsedTranscript:
+    try:
+        document = Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises several types for a bad package
+        raise PrecodeError(f"not a readable Word .docx file ({type(exc).__name__})", path=path,
+                           hint="open it in Word and save as .docx again") from None
+    text = normalize_text("\n".join(p.text for p in document.paragraphs)).strip() + "\n"
+    if not text.strip():
+        raise PrecodeError("the Word document has no text", path=path)
+    turns, warnings = find_turns(text, settings.speaker_patterns, settings.interviewer_labels)
+    props = document.core_properties
+    return ParsedTranscript(text, turns, "docx", "docx", warnings=warnings,
+                            metadata=TranscriptMetadata(date=props.created.date().isoformat() if props.created else None))
+
+
+class _JsonTurn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    speaker: str
+    text: str
+    start: str | None = None
+
+
+class _JsonTranscript(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: str
+    version: int
+    metadata: dict = {}
+    turns: list[_JsonTurn]
+
+
+def read_json(data: bytes, path: str, settings: IngestSettings) -> ParsedTranscript:
+    text, encoding = decode_bytes(data, path)
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PrecodeError(f"line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})", path=path) from None
+    try:
+        doc = _JsonTranscript.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors()[:5])
+        raise PrecodeError(f"not a precode JSON transcript ({problems})", path=path,
+                           hint='expected {"format": "precode-transcript", "version": 1, "metadata": {...}, '
+                                '"turns": [{"speaker": ..., "text": ...}]}') from None
+    if doc.format != "precode-transcript" or doc.version != 1:
+        raise PrecodeError("field 'format'/'version': expected 'precode-transcript' version 1", path=path)
+    utterances = [(normalize_text(t.speaker).strip() or "Unknown", normalize_text(t.text), t.start) for t in doc.turns]
+    out_text, turns = build_text(merge_consecutive(utterances))
+    if not turns:
+        raise PrecodeError("the JSON transcript has no turns with text", path=path)
+    return ParsedTranscript(out_text, turns, encoding, "json", metadata_from_mapping(doc.metadata, path))
+
+
+READERS = {
+    ".txt": lambda d, p, s: read_labelled_text(d, p, s, "txt"),
+    ".md": lambda d, p, s: read_labelled_text(d, p, s, "md"),
+    ".vtt": read_vtt,
+    ".srt": read_srt,
+    ".docx": read_docx,
+    ".json": read_json,
+}
+
+
+def read_transcript(path: Path, settings: IngestSettings, data: bytes | None = None) -> ParsedTranscript:
+    """Read one transcript file with the reader for its extension."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise PrecodeError(f"unsupported file type '{path.suffix or '(none)'}'", path=str(path),
+                           hint=f"supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    if data is None:
+        data = path.read_bytes()
+    return reader(data, str(path), settings)

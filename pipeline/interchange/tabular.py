@@ -1,0 +1,67 @@
+"""Export suggestions as CSV or JSONL: one row per suggestion, with its evidence and provenance."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.errors import PrecodeError
+from pipeline.models import Grounding
+from pipeline.project import Project
+
+EXPORT_COLUMNS = [
+    "transcript", "transcript_version", "participant", "group", "site", "segment_id", "segment_start",
+    "segment_end", "speaker", "code_id", "code_label", "code_path", "quote", "quote_start", "quote_end",
+    "grounding", "score", "rationale", "coder", "model", "run_id",
+]
+FORMATS = ("csv", "jsonl")
+
+
+def export_rows(project: Project, run_id: str | None = None, include_ungrounded: bool = False) -> Iterator[dict]:
+    """Rows for a run (default: the latest completed run). Ungrounded quotes are left out by default."""
+    db = project.db
+    run = db.run(run_id)
+    codebook = db.codebook(run.codebook_hash)
+    groundings = None if include_ungrounded else [g for g in Grounding if g is not Grounding.ungrounded]
+    suggestions = db.suggestions(run.id, groundings)
+    transcripts = {t.id: t for t in (db.transcript(tid) for tid in {s.transcript_id for s in suggestions})}
+    segments = {s.id: s for s in db.segments(list(transcripts))}
+    for s in suggestions:
+        t, seg, code = transcripts[s.transcript_id], segments[s.segment_id], codebook.by_id.get(s.code_id)
+        yield {
+            "transcript": t.name, "transcript_version": t.version, "participant": t.metadata.participant_id or "",
+            "group": t.metadata.group or "", "site": t.metadata.site or "", "segment_id": seg.id,
+            "segment_start": seg.start, "segment_end": seg.end, "speaker": seg.speaker, "code_id": s.code_id,
+            "code_label": code.label if code else "", "code_path": codebook.path(s.code_id) if code else "",
+            "quote": s.quote, "quote_start": s.quote_start, "quote_end": s.quote_end, "grounding": s.grounding.value,
+            "score": s.score, "rationale": s.rationale or "", "coder": run.coder, "model": run.model or "",
+            "run_id": run.id,
+        }
+
+
+def write_export(project: Project, fmt: str, out: Path, run_id: str | None = None,
+                 include_ungrounded: bool = False) -> int:
+    """Write the export atomically (temp file, then rename): a failure leaves no half-written file."""
+    if fmt not in FORMATS:
+        raise PrecodeError(f"unknown export format '{fmt}'", hint=f"choose one of: {', '.join(FORMATS)}")
+    rows = list(export_rows(project, run_id, include_ungrounded))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
+            if fmt == "csv":
+                writer = csv.DictWriter(f, fieldnames=EXPORT_COLUMNS)
+                writer.writeheader()
+                writer.writerows(rows)
+            else:
+                for row in rows:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(rows)

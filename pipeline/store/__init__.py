@@ -1,0 +1,1 @@
+"""Project storage: SQLite records and the chromadb vector store."""
