@@ -210,6 +210,9 @@ def codebook_show(
     console.print(root)
 
 
+# Commands that live in their own modules are registered here, one line each.
+
+
 def main() -> None:
     """Entry point: user errors print as one clear message, without a traceback, exit code 2."""
     try:

@@ -63,23 +63,26 @@ class Database:
         self.conn.execute("COMMIT")
 
     # -- schema ---------------------------------------------------------------------------
-    def schema_version(self) -> int:
+    def applied_migrations(self) -> set[int]:
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        row = self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        return row[0] or 0
+        return {row[0] for row in self.conn.execute("SELECT version FROM schema_version")}
+
+    def schema_version(self) -> int:
+        return max(self.applied_migrations(), default=0)
 
     def migrate(self) -> None:
-        current = self.schema_version()
-        if current > SCHEMA_VERSION:
+        """Apply every shipped migration not yet applied, each in its own transaction."""
+        applied = self.applied_migrations()
+        if max(applied, default=0) > SCHEMA_VERSION:
             raise PrecodeError(
-                f"the project database has schema version {current}, newer than this precode "
+                f"the project database has schema version {max(applied)}, newer than this precode "
                 f"understands ({SCHEMA_VERSION})",
                 path=str(self.path), hint="upgrade precode",
             )
         for number, script in _migrations():
-            if number <= current:
+            if number in applied:
                 continue
             with self.transaction() as conn:
                 for statement in _split_sql(script):
