@@ -109,8 +109,8 @@ def _code(project: Project, codebook_ref: str, coder_name: str, level: Optional[
 def code(
     codebook: CodebookOption,
     coder: Annotated[str, typer.Option(help="similarity (offline baseline, no LLM).")] = "similarity",
-    level: Annotated[Optional[str], typer.Option(help="Tree level to code at, e.g. domain|subdomain|theme "
-                                                      "(QIF: phase|step|activity). Default: the deepest.")] = None,
+    level: Annotated[Optional[str], typer.Option(help="Tree level to code at: domain|subdomain|theme (QIF: "
+                                                      "phase|step|activity) or leaf (codes with no children, the default).")] = None,
     transcript: Annotated[Optional[list[str]], typer.Option(help="Only these transcript names (repeatable).")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="similarity: minimum cosine score (default from settings).")] = None,
     top_k: Annotated[Optional[int], typer.Option(help="similarity: at most this many codes per segment.")] = None,
@@ -164,7 +164,7 @@ def run(
     paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders.")],
     codebook: CodebookOption = "nasss",
     coder: Annotated[str, typer.Option(help="similarity (offline baseline).")] = "similarity",
-    level: Annotated[Optional[str], typer.Option(help="Tree level to code at (default: the deepest).")] = None,
+    level: Annotated[Optional[str], typer.Option(help="Tree level to code at (default: leaf, the finest codes).")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="csv | jsonl")] = "csv",
     out: Annotated[Optional[Path], typer.Option(help="Export file (default: export.FORMAT in the project).")] = None,
     project: Annotated[Path, typer.Option("--project", "-p", envvar="PRECODE_PROJECT",

@@ -24,6 +24,7 @@ from pipeline.package_data import data_dir
 BUILTIN_CODEBOOKS = ("nasss", "qif")
 CODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*(\.[a-z0-9][a-z0-9_]*)*$")
 MAX_DEPTH = 3
+LEAF_LEVEL = "leaf"
 
 
 class _CodeEntry(BaseModel):
@@ -97,10 +98,14 @@ class Codebook(BaseModel):
         return sep.join(c.label for c in [*self.ancestors(code_id), self.by_id[code_id]])
 
     def at_level(self, level: str) -> list[Code]:
+        """Codes at a named level, or with level 'leaf' the codes with no children (the finest codes)."""
+        if level == LEAF_LEVEL:
+            parents = {c.parent for c in self.codes}
+            return [c for c in self.codes if c.id not in parents]
         if level not in self.levels:
             raise PrecodeError(
                 f"codebook '{self.id}' has no level '{level}'",
-                hint=f"choose one of: {', '.join(self.levels)}",
+                hint=f"choose one of: {', '.join([*self.levels, LEAF_LEVEL])}",
             )
         return [c for c in self.codes if c.level == level]
 

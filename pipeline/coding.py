@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from pipeline.codebook import Codebook
+from pipeline.codebook import LEAF_LEVEL, Codebook
 from pipeline.coders import Coder, CodingContext
 from pipeline.errors import PrecodeError
 from pipeline.models import Grounding, Run, RunStatus, SegmentRole, utcnow
@@ -39,7 +39,7 @@ def run_coder(
     segments = select_segments(project, transcript_names)
     if not segments:
         raise PrecodeError("there are no segments to code in this project", hint="ingest transcripts first: precode ingest PATH")
-    level = level or codebook.levels[-1]
+    level = level or LEAF_LEVEL
     codes = codebook.at_level(level)
     db.save_codebook(codebook)
     run = Run(id=new_run_id(), coder=coder.name, model=coder.model, params={**coder.params(), "level": level},

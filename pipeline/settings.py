@@ -48,8 +48,9 @@ class EmbeddingSettings(_Section):
 
 
 class SimilaritySettings(_Section):
-    threshold: float = Field(0.35, ge=-1, le=1)
-    top_k: int = Field(3, ge=1)
+    threshold: float = Field(0.40, ge=-1, le=1, description="minimum cosine similarity of a quote unit to a code")
+    margin: float = Field(0.10, ge=0, le=2, description="how far above the unit's mean similarity over all codes")
+    top_k: int = Field(3, ge=1, description="at most this many codes per segment")
 
 
 class ChromaSettings(_Section):

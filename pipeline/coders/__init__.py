@@ -16,6 +16,7 @@ def make_coder(name: str, project: Project, **options) -> Coder:
         settings = project.settings.similarity
         return SimilarityCoder(
             threshold=options.get("threshold") if options.get("threshold") is not None else settings.threshold,
+            margin=settings.margin,
             top_k=options.get("top_k") or settings.top_k,
             embedding=project.settings.embedding,
         )

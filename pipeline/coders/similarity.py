@@ -2,9 +2,11 @@
 
 What it is: for every quote unit (a sentence or a few short ones) of a segment, the cosine
 similarity to each code's vector (the mean of the code's label+definition, inclusion criteria and
-examples, and those of the codes below it). A code's score for the segment is its best unit's
-similarity; codes scoring at least `threshold` are proposed, at most `top_k` per segment, each
-with that best unit as its verbatim quote (exact offsets, never invented).
+examples, and those of the codes below it). A unit supports a code when its similarity is at least
+`threshold` and at least `margin` above the unit's mean similarity over all candidate codes (text
+about AI in healthcare resembles every code a little; the margin keeps only what stands out). A
+code's score for the segment is its best supporting unit's similarity; at most `top_k` codes are
+proposed per segment, each with that best unit as its verbatim quote (exact offsets, never invented).
 
 What it is not: it does not read meaning, negation or exclusion rules; it finds text that talks
 about similar things to a code's description. It needs no LLM and no network, which makes it a
@@ -37,8 +39,9 @@ class SimilarityCoder:
     name = "similarity"
     prompt_hash = None
 
-    def __init__(self, threshold: float, top_k: int, embedding: EmbeddingSettings):
+    def __init__(self, threshold: float, margin: float, top_k: int, embedding: EmbeddingSettings):
         self.threshold = threshold
+        self.margin = margin
         self.top_k = top_k
         self.embedding = embedding
         self.embedder = make_embedder(embedding)
@@ -46,7 +49,7 @@ class SimilarityCoder:
         self._counts: dict[str, int] = {}
 
     def params(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "top_k": self.top_k, "embedder": self.embedder.name}
+        return {"threshold": self.threshold, "margin": self.margin, "top_k": self.top_k, "embedder": self.embedder.name}
 
     def counts(self) -> dict[str, int]:
         return dict(self._counts)
@@ -63,6 +66,8 @@ class SimilarityCoder:
             sv = index_segments(batch, self.embedder, store)
             embedded += len(sv.units)
             scores = sv.vectors @ code_matrix.T  # (units, codes)
+            margins = scores - scores.mean(axis=1, keepdims=True)
+            scores = np.where((scores >= self.threshold) & (margins >= self.margin), scores, -np.inf)
             suggestions: list[Suggestion] = []
             for i, segment in enumerate(batch):
                 lo, hi = sv.offsets[i], sv.offsets[i + 1]
@@ -73,7 +78,7 @@ class SimilarityCoder:
                 best_score = block.max(axis=0)
                 order = np.argsort(-best_score)[:k]
                 for j in order:
-                    if best_score[j] < self.threshold:
+                    if not np.isfinite(best_score[j]):
                         break
                     unit = sv.units[lo + best_unit[j]]
                     suggestions.append(Suggestion(
