@@ -27,7 +27,7 @@ codebook_app = typer.Typer(help="Check and show codebooks.", no_args_is_help=Tru
 app.add_typer(codebook_app, name="codebook")
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ProjectOption = Annotated[
     Optional[Path],

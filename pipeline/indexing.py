@@ -64,6 +64,7 @@ class SegmentVectors:
     vectors: np.ndarray
     offsets: np.ndarray  # offsets[i]:offsets[i+1] are the rows of segment i
     segment_ids: list[str]
+    encoded: int  # units encoded now (the rest came from the store)
 
 
 def index_segments(
@@ -100,7 +101,7 @@ def index_segments(
                      documents=[segments[i].text for i in new],
                      metadatas=[{"transcript_id": segments[i].transcript_id, "start": segments[i].start,
                                  "end": segments[i].end, "speaker": segments[i].speaker} for i in new])
-    return SegmentVectors(units, matrix, offsets, [s.id for s in segments])
+    return SegmentVectors(units, matrix, offsets, [s.id for s in segments], len(todo))
 
 
 def code_text(code: Code) -> list[str]:

@@ -10,6 +10,7 @@ interviewer turn as context. Interviewer turns are stored as segments too, with 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -44,21 +45,28 @@ def split_turn(text: str, turn: Turn, max_chars: int, splitter: RecursiveCharact
 
 
 def segment_transcript(transcript: Transcript, max_chars: int, interviewer_labels: list[str]) -> list[Segment]:
+    return list(iter_segments(transcript, max_chars, interviewer_labels))
+
+
+def iter_segments(transcript: Transcript, max_chars: int, interviewer_labels: list[str]) -> Iterator[Segment]:
+    """Segments one at a time, so a very large transcript is never held as a list of models."""
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=max_chars, chunk_overlap=0, separators=SENTENCE_SEPARATORS, keep_separator="end",
         strip_whitespace=True,
     )
-    segments: list[Segment] = []
+    index = 0
     context: Turn | None = None
     for turn in transcript.turns:
         role = SegmentRole.interviewer if is_interviewer(turn.speaker, interviewer_labels) else SegmentRole.participant
+        question = context if role is SegmentRole.participant else None
         for start, end in split_turn(transcript.text, turn, max_chars, splitter):
-            segments.append(Segment(
-                id=segment_id(transcript.id, start, end), transcript_id=transcript.id, index=len(segments),
+            yield Segment(
+                id=segment_id(transcript.id, start, end), transcript_id=transcript.id, index=index,
                 start=start, end=end, speaker=turn.speaker, role=role, text=transcript.text[start:end],
-                context_start=context.start if context and role is SegmentRole.participant else None,
-                context_end=context.end if context and role is SegmentRole.participant else None,
-            ))
+                context_start=question.start if question else None,
+                context_end=question.end if question else None,
+                context=transcript.text[question.start:question.end] if question else None,
+            )
+            index += 1
         if role is SegmentRole.interviewer:
             context = turn
-    return segments

@@ -60,11 +60,12 @@ class SimilarityCoder:
         code_matrix = index_codes(context.codebook, context.codes, self.embedder, store)
         code_ids = [c.id for c in context.codes]
         k = min(self.top_k, len(code_ids))
-        embedded = 0
+        units = encoded = 0
         for start in range(0, len(context.segments), BATCH_SEGMENTS):
             batch = context.segments[start:start + BATCH_SEGMENTS]
             sv = index_segments(batch, self.embedder, store)
-            embedded += len(sv.units)
+            units += len(sv.units)
+            encoded += sv.encoded
             scores = sv.vectors @ code_matrix.T  # (units, codes)
             margins = scores - scores.mean(axis=1, keepdims=True)
             scores = np.where((scores >= self.threshold) & (margins >= self.margin), scores, -np.inf)
@@ -89,4 +90,4 @@ class SimilarityCoder:
                     ))
             context.progress(len(batch))
             yield suggestions
-        self._counts = {"quote_units": embedded}
+        self._counts = {"quote_units": units, "quote_units_encoded": encoded}

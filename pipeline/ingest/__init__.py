@@ -20,7 +20,7 @@ from pipeline.errors import PrecodeError
 from pipeline.ingest.readers import SUPPORTED_EXTENSIONS, metadata_from_mapping, read_transcript
 from pipeline.models import Transcript, TranscriptMetadata
 from pipeline.project import Project
-from pipeline.segment import segment_transcript
+from pipeline.segment import iter_segments
 
 METADATA_FILE = "metadata.csv"
 _SKIPPED_NAMES = ("readme", "license", "licence", "changelog")
@@ -116,7 +116,7 @@ def ingest_file(project: Project, path: Path, sidecar: dict[str, TranscriptMetad
         return IngestResult(path=str(path), status=IngestStatus.unchanged, transcript_id=existing,
                             message="unchanged since last ingest")
     parsed = read_transcript(path, project.settings.ingest, data)
-    del data
+    del data  # a large file's bytes need not outlive its decoded text
     metadata = parsed.metadata
     if name in sidecar or path.name in sidecar:
         metadata = metadata.merged(sidecar.get(path.name) or sidecar[name])
@@ -127,12 +127,12 @@ def ingest_file(project: Project, path: Path, sidecar: dict[str, TranscriptMetad
             version=version, format=parsed.format, encoding=parsed.encoding, text=parsed.text, turns=parsed.turns,
             metadata=metadata, warnings=parsed.warnings,
         )
-        segments = segment_transcript(transcript, project.settings.segment.max_chars,
-                                      project.settings.ingest.interviewer_labels)
-        db.insert_transcript(conn, transcript, segments)
+        segments = iter_segments(transcript, project.settings.segment.max_chars,
+                                 project.settings.ingest.interviewer_labels)
+        n_segments = db.insert_transcript(conn, transcript, segments)
     return IngestResult(
         path=str(path), status=IngestStatus.ingested if version == 1 else IngestStatus.new_version,
-        transcript_id=transcript.id, version=version, segments=len(segments), warnings=parsed.warnings,
+        transcript_id=transcript.id, version=version, segments=n_segments, warnings=parsed.warnings,
         message="" if version == 1 else f"changed since version {version - 1}: stored as version {version}; "
                                         "the earlier version and its codes are kept",
     )

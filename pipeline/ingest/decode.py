@@ -4,6 +4,8 @@ Order: a byte-order mark decides (UTF-8, UTF-16, UTF-32); then strict UTF-8; the
 BOM when NUL bytes sit in alternating positions (some Windows exports); then binary is refused;
 then charset-normalizer's detection, preferring cp1252 (Windows Western European) when the bytes
 are valid cp1252, because that is what Word and older Windows tools write for these languages.
+A detected encoding is accepted only when the decoded text reads as language (coherence > 0, low
+chaos); otherwise the file is reported as undecodable rather than ingested as mojibake.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         best = from_bytes(data).best()
-        if best is None:
+        # accept a detected legacy encoding only when the result reads as a language, not noise
+        if best is None or best.chaos > 0.2 or best.coherence <= 0:
             raise PrecodeError("cannot detect the text encoding (not UTF-8, UTF-16 or cp1252)", path=path,
                                hint="re-save the transcript as UTF-8") from None
         return normalize_text(str(best)), best.encoding

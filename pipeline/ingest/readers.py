@@ -22,6 +22,7 @@ from pipeline.settings import IngestSettings
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".vtt", ".srt", ".docx", ".json")
 _CUE_SPEAKER = re.compile(r"^(?P<speaker>[^:\n]{1,40}?):\s+(?P<text>.+)$", re.DOTALL)
+_VTT_TIMING = re.compile(r"^(\d{2,}:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(\d{2,}:)?\d{2}:\d{2}\.\d{3}(\s+.*)?$")
 _META_FIELDS = {"participant_id", "group", "site", "date"}
 
 
@@ -98,6 +99,10 @@ def read_vtt(data: bytes, path: str, settings: IngestSettings) -> ParsedTranscri
     if not text.lstrip().startswith("WEBVTT"):
         raise PrecodeError("line 1: a WebVTT file must start with 'WEBVTT'", path=path,
                            hint="export the transcript again as .vtt, or rename it .txt if it is plain text")
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if "-->" in line and not _VTT_TIMING.match(line.strip()):
+            raise PrecodeError(f"line {line_no}: malformed WebVTT cue timing '{line.strip()[:60]}'", path=path,
+                               hint="a cue timing looks like '00:00:01.000 --> 00:00:04.500'")
     try:
         captions = webvtt.from_buffer(io.StringIO(text)).captions
     except Exception as exc:  # webvtt raises its own MalformedFileError / MalformedCaptionError

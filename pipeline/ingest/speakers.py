@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pipeline.models import Turn
 
-_LINE = re.compile(r"[^\n]*", re.MULTILINE)
+_PARTICIPANT_ID = re.compile(r"^[A-Z]{1,4} ?\d{1,3}$")
 
 
 @dataclass
@@ -49,7 +49,10 @@ def find_turns(
         pos = line_end + 1
     frequency = Counter(c.speaker.casefold() for c in candidates)
     interviewer = {label.casefold() for label in interviewer_labels}
-    labels = [c for c in candidates if frequency[c.speaker.casefold()] >= 2 or c.speaker.casefold() in interviewer]
+    labels = [
+        c for c in candidates
+        if frequency[c.speaker.casefold()] >= 2 or c.speaker.casefold() in interviewer or _PARTICIPANT_ID.match(c.speaker)
+    ]
 
     if not labels:
         body_start = start + (len(text[start:]) - len(text[start:].lstrip()))

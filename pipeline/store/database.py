@@ -100,7 +100,8 @@ class Database:
         row = self.conn.execute("SELECT MAX(version) FROM transcripts WHERE name = ?", (name,)).fetchone()
         return (row[0] or 0) + 1
 
-    def insert_transcript(self, conn: sqlite3.Connection, t: Transcript, segments: list[Segment]) -> None:
+    def insert_transcript(self, conn: sqlite3.Connection, t: Transcript, segments: Iterable[Segment]) -> int:
+        """Store a transcript with its turns and segments; returns the number of segments."""
         conn.execute(
             "INSERT INTO transcripts VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (t.id, t.name, t.version, t.source_path, t.source_sha256, t.format, t.encoding, t.text,
@@ -110,11 +111,12 @@ class Database:
             "INSERT INTO turns VALUES (?,?,?,?,?,?)",
             [(t.id, i, u.speaker, u.start, u.end, u.timestamp) for i, u in enumerate(t.turns)],
         )
-        conn.executemany(
+        cursor = conn.executemany(
             "INSERT INTO segments VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(s.id, s.transcript_id, s.index, s.start, s.end, s.speaker, s.role.value, s.text,
-              s.context_start, s.context_end) for s in segments],
+            ((s.id, s.transcript_id, s.index, s.start, s.end, s.speaker, s.role.value, s.text,
+              s.context_start, s.context_end) for s in segments),
         )
+        return cursor.rowcount
 
     def _transcript_from_row(self, row: sqlite3.Row) -> Transcript:
         turns = [
