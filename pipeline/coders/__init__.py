@@ -1,4 +1,4 @@
-"""Coders: turn segments + a codebook into suggestions. `similarity` is the offline default."""
+"""Coders: turn segments + a codebook into suggestions. `similarity` is the offline default; `llm` asks a chat model."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pipeline.coders.base import Coder, CodingContext
 from pipeline.errors import PrecodeError
 from pipeline.project import Project
 
-CODERS = ("similarity",)
+CODERS = ("similarity", "llm")
 
 
 def make_coder(name: str, project: Project, **options) -> Coder:
@@ -20,6 +20,11 @@ def make_coder(name: str, project: Project, **options) -> Coder:
             top_k=options.get("top_k") or settings.top_k,
             embedding=project.settings.embedding,
         )
+    if name == "llm":
+        from pipeline.coders.llm import LLMCoder, LLMOptions, effective_settings
+
+        llm = options.get("llm") or LLMOptions()
+        return LLMCoder(project, effective_settings(project.settings.llm, llm), dry_run=options.get("dry_run", False))
     raise PrecodeError(f"unknown coder '{name}'", hint=f"choose one of: {', '.join(CODERS)}")
 
 

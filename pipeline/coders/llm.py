@@ -1,0 +1,455 @@
+"""The LLM coder: a chat model reads each segment against the codebook and proposes codes with quotes.
+
+How a run goes:
+1. Plan: segments are batched (consecutive segments of one transcript, `batch_size` a request),
+   pseudonymized if configured, and rendered with the prompt templates: the system message holds
+   the instructions and the codebook, identical for every request (with candidate narrowing, every
+   code's id and label; the candidates' full entries then travel with the segments). Each request
+   (× `samples`) has a cache key; a request bigger than the context window stops the run before
+   anything is sent.
+2. Answers already in the cache are used first; the rest are sent with at most `concurrency`
+   requests in flight (asyncio). Invalid output is re-asked with the validation error, at most
+   `reasks` times (tenacity); transport failures are retried in the client.
+3. Each answer is checked item by item (pipeline.llm.checks): unknown codes, duplicates and
+   quotes from the wrong segment are rejected and recorded; every quote is grounded; with
+   `samples` > 1 the majority vote decides (pipeline.llm.vote).
+4. Each finished batch is yielded as a `CodedBatch` that the orchestrator stores in one
+   transaction with its progress; a batch whose request failed marks its segments failed. A
+   re-run of the same command resumes the run (pipeline.coding) and finds finished answers in the
+   cache, so nothing is asked twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+from pipeline.codebook import Codebook
+from pipeline.coders.base import CodingContext
+from pipeline.coding import CodedBatch
+from pipeline.errors import PrecodeError
+from pipeline.llm.answer import Answer, InvalidAnswer, answer_schema, parse_answer
+from pipeline.llm.cache import CachedAnswer, cache_get, cache_key, cache_put
+from pipeline.llm.checks import CheckedProposal, CheckedSegment, check_segment
+from pipeline.llm.client import ChatClient, RequestFailed, Usage, preflight
+from pipeline.llm.pricing import cost_usd, estimate_tokens, find_price
+from pipeline.llm.prompt import SegmentView, load_prompt, shorten_context
+from pipeline.llm.pseudonym import Pseudonymizer, Pseudonyms
+from pipeline.llm.records import (
+    CallRecord,
+    SuggestionProvenance,
+    record_call,
+    record_proposals,
+    record_provenance,
+    record_rejections,
+    record_samples,
+)
+from pipeline.llm.report import run_report
+from pipeline.llm.vote import majority
+from pipeline.models import Code, Segment, Suggestion
+from pipeline.project import Project
+from pipeline.settings import LLMSettings
+
+
+class LLMOptions(BaseModel):
+    """Command-line overrides of `[llm]` settings (None: keep the setting)."""
+
+    model: str | None = None
+    base_url: str | None = None
+    temperature: float | None = None
+    samples: int | None = None
+    batch_size: int | None = None
+    concurrency: int | None = None
+    candidates: int | None = None
+    exhaustive: bool = False
+    propose_codes: bool = False
+    allow_remote: bool = False
+
+
+_OPTION_FIELDS = {"model": "model", "base_url": "base_url", "temperature": "temperature", "samples": "samples",
+                  "batch_size": "batch_size", "concurrency": "concurrency", "candidates": "candidates_top_k"}
+
+
+def effective_settings(settings: LLMSettings, options: LLMOptions) -> LLMSettings:
+    """The `[llm]` settings with the command line's options laid over them, validated again."""
+    update: dict[str, Any] = {field: getattr(options, opt) for opt, field in _OPTION_FIELDS.items()
+                              if getattr(options, opt) is not None}
+    if options.exhaustive:
+        update["candidates_top_k"] = 0
+    if options.propose_codes:
+        update["propose_codes"] = True
+    if options.allow_remote:
+        update["allow_remote"] = True
+    try:
+        return LLMSettings.model_validate({**settings.model_dump(), **update})
+    except ValidationError as exc:
+        names = {field: opt for opt, field in _OPTION_FIELDS.items()}
+        problems = [f"--{names.get(str(e['loc'][0]), str(e['loc'][0])).replace('_', '-')}: {e['msg']}"
+                    for e in exc.errors()]
+        raise PrecodeError("invalid LLM option: " + "; ".join(problems)) from None
+
+
+def suggestion_id(run_id: str, segment_id: str, code_id: str) -> str:
+    return hashlib.sha256(f"{run_id}:{segment_id}:{code_id}".encode()).hexdigest()[:16]
+
+
+class DryRunEstimate(BaseModel):
+    """What a run would send and cost, computed without contacting the model."""
+
+    model: str
+    segments: int
+    requests: int
+    cached_requests: int
+    prompt_chars: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    max_request_tokens: int
+    context_tokens: int
+    narrowed: bool
+
+
+@dataclass
+class _Outcome:
+    call: CallRecord
+    answer: Answer | None = None
+    content: str | None = None
+    finish_reason: str | None = None
+    recorded: bool = False  # its call row (and, for a model answer, its cache entry) is stored
+
+    def record(self, conn, run_id: str, key: str, model: str) -> None:
+        if self.recorded:
+            return
+        if self.answer is not None and self.call.outcome == "ok":
+            cache_put(conn, key, model, CachedAnswer(content=self.content or "", finish_reason=self.finish_reason,
+                                                     usage=self.call.usage))
+        record_call(conn, run_id, self.call)
+        self.recorded = True
+
+
+@dataclass
+class _Batch:
+    segments: list[Segment]
+    labels: list[str]
+    messages: list[dict]
+    pseudonyms: Pseudonyms
+    response_format: dict | None
+    keys: list[str]  # one per sample
+    outcomes: dict[int, _Outcome] = field(default_factory=dict)
+
+    @property
+    def prompt_chars(self) -> int:
+        return sum(len(m["content"]) for m in self.messages)
+
+
+class LLMCoder:
+    """Codes segments with an OpenAI-compatible chat model (see the module docstring)."""
+
+    name = "llm"
+    resumable = True
+
+    def __init__(self, project: Project, settings: LLMSettings, dry_run: bool = False):
+        if not settings.model:
+            raise PrecodeError("no model given for the LLM coder", path="[llm] model",
+                               hint="pass --model NAME or set model in the [llm] section of precode.toml")
+        if settings.samples > 1 and settings.temperature == 0:
+            raise PrecodeError(f"--samples {settings.samples} needs a temperature above 0 (identical samples "
+                               "would vote unanimously)", hint="pass --temperature 0.7 or set [llm] temperature")
+        if not dry_run:
+            preflight(settings)  # refuse a remote endpoint or a missing key before anything else happens
+        self.project = project
+        self.settings = settings
+        self.model: str = settings.model
+        self.prompt = load_prompt(settings.prompt)
+        self.prompt_hash = self.prompt.hash
+        self.price = find_price(settings.model, settings.prices)
+        self._run_id: str | None = None
+
+    # -- the Coder protocol --------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        s = self.settings
+        p = s.pseudonymize
+        return {
+            "provider": s.provider, "base_url": s.base_url, "temperature": s.temperature, "seed": s.seed,
+            "max_tokens": s.max_tokens, "response_format": s.response_format, "batch_size": s.batch_size,
+            "samples": s.samples, "candidates_top_k": s.candidates_top_k, "propose_codes": s.propose_codes,
+            "prompt_version": self.prompt.version,
+            "pseudonymize": {"enabled": p.enabled, "speaker_names": p.speaker_names, "patterns": p.patterns,
+                             "names_sha256": hashlib.sha256("\n".join(sorted(p.names)).encode()).hexdigest()}
+                            if p.enabled else {"enabled": False},
+        }
+
+    def counts(self) -> dict[str, int]:
+        return run_report(self.project.db, self._run_id).counts() if self._run_id else {}
+
+    def code(self, context: CodingContext) -> Iterator[CodedBatch]:
+        db = context.project.db
+        self._run_id = context.run_id
+        level = db.run(context.run_id).level or ""
+        batches = self._plan(context.codebook, context.codes, level, context.segments)
+        too_big = [b for b in batches if self._request_tokens(b) > self.settings.context_tokens]
+        if too_big:
+            raise PrecodeError(
+                f"{len(too_big)} request(s) need about {max(map(self._request_tokens, too_big))} tokens, more than "
+                f"the model's context of {self.settings.context_tokens} ([llm] context_tokens)",
+                hint="lower --batch-size, narrow the codebook with --candidates K, or raise context_tokens if the "
+                     "model allows it (a local server may silently cut a prompt that is too long)")
+        waiting = []
+        for batch in batches:
+            for sample, key in enumerate(batch.keys):
+                cached = cache_get(db.conn, key)
+                if cached is None:
+                    continue
+                try:
+                    answer = parse_answer(cached.content, batch.labels, cached.finish_reason)
+                except InvalidAnswer:
+                    continue
+                batch.outcomes[sample] = _Outcome(
+                    CallRecord(cache_key=key, segment_ids=[s.id for s in batch.segments], sample=sample,
+                               outcome="cache_hit"), answer)
+            if len(batch.outcomes) == self.settings.samples:
+                yield self._finish(batch, context)
+            else:
+                waiting.append(batch)
+        if waiting:
+            yield from self._ask_all(waiting, context)
+
+    # -- dry run --------------------------------------------------------------------------------
+    def estimate(self, codebook: Codebook, codes: list[Code], level: str, segments: list[Segment]) -> DryRunEstimate:
+        """Tokens and cost of coding `segments`, from the rendered prompts; no network call is made."""
+        batches = self._plan(codebook, codes, level, segments)
+        conn = self.project.db.conn
+        requests = cached = chars = prompt_tokens = completion_tokens = 0
+        for batch in batches:
+            for key in batch.keys:
+                requests += 1
+                if cache_get(conn, key) is not None:
+                    cached += 1
+                    continue
+                chars += batch.prompt_chars
+                prompt_tokens += estimate_tokens(batch.prompt_chars)
+                completion_tokens += self.settings.output_tokens_per_segment * len(batch.segments)
+        return DryRunEstimate(
+            model=self.model, segments=len(segments), requests=requests, cached_requests=cached, prompt_chars=chars,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            cost_usd=cost_usd(self.price, prompt_tokens, completion_tokens),
+            max_request_tokens=max((self._request_tokens(b) for b in batches), default=0),
+            context_tokens=self.settings.context_tokens, narrowed=self._narrowing(codes),
+        )
+
+    def prompts(self, codebook: Codebook, codes: list[Code], level: str, segments: list[Segment]) -> list[list[dict]]:
+        """The messages of every request the run would send (first sample), to inspect or measure them."""
+        return [batch.messages for batch in self._plan(codebook, codes, level, segments)]
+
+    # -- planning -------------------------------------------------------------------------------
+    def _narrowing(self, codes: list[Code]) -> bool:
+        return 0 < self.settings.candidates_top_k < len(codes)
+
+    def _request_tokens(self, batch: _Batch) -> int:
+        return estimate_tokens(batch.prompt_chars) + self.settings.max_tokens
+
+    def _response_format(self, labels: list[str], codes: list[Code]) -> dict | None:
+        fmt = self.settings.response_format
+        if fmt == "json_object":
+            return {"type": "json_object"}
+        if fmt == "json_schema":
+            return {"type": "json_schema", "json_schema": {
+                "name": "coding_answer", "strict": True,
+                "schema": answer_schema(labels, [c.id for c in codes], self.settings.propose_codes)}}
+        return None
+
+    def _request_params(self, sample: int) -> dict[str, Any]:
+        s = self.settings
+        return {"base_url": s.base_url, "temperature": s.temperature, "seed": s.seed + sample,
+                "max_tokens": s.max_tokens, "max_tokens_param": s.max_tokens_param,
+                "response_format": s.response_format}
+
+    def _plan(self, codebook: Codebook, codes: list[Code], level: str, segments: list[Segment]) -> list[_Batch]:
+        s = self.settings
+        narrowed = self._narrowing(codes)
+        shortlist: dict[str, list[str]] = {}
+        if narrowed:
+            from pipeline.llm.narrowing import candidates
+
+            shortlist = candidates(self.project, codebook, codes, segments, s.candidates_top_k)
+        system = self.prompt.system(codebook, codes, level, narrowed, s.propose_codes)
+        pseudonymizer = Pseudonymizer(s.pseudonymize, self._speakers(segments) if s.pseudonymize.enabled else ())
+        groups: list[list[Segment]] = []
+        for seg in segments:
+            if groups and groups[-1][0].transcript_id == seg.transcript_id and len(groups[-1]) < s.batch_size:
+                groups[-1].append(seg)
+            else:
+                groups.append([seg])
+        batches = []
+        for group in groups:
+            questions = [shorten_context(seg.context) for seg in group]
+            texts, pseudonyms = pseudonymizer.apply([seg.text for seg in group] + [q or "" for q in questions])
+            labels = [f"S{i + 1}" for i in range(len(group))]
+            views = [SegmentView(label, text, texts[len(group) + i] or None)
+                     for i, (label, text) in enumerate(zip(labels, texts[:len(group)]))]
+            candidate_codes = None
+            if narrowed:
+                wanted = {code_id for seg in group for code_id in shortlist.get(seg.id, [])}
+                candidate_codes = [c for c in codes if c.id in wanted]
+            messages = [{"role": "system", "content": system},
+                        {"role": "user", "content": self.prompt.user(codebook, views, candidate_codes, s.propose_codes)}]
+            keys = [cache_key(self.model, self._request_params(i), self.prompt_hash, codebook.content_hash, messages)
+                    for i in range(s.samples)]
+            batches.append(_Batch(group, labels, messages, pseudonyms, self._response_format(labels, codes), keys))
+        return batches
+
+    def _speakers(self, segments: list[Segment]) -> set[str]:
+        """Every speaker label of the segments' transcripts, the interviewer's included."""
+        ids = sorted({seg.transcript_id for seg in segments})
+        if not ids:
+            return set()
+        rows = self.project.db.conn.execute(
+            f"SELECT DISTINCT speaker FROM turns WHERE transcript_id IN ({','.join('?' * len(ids))})", ids)
+        return {row[0] for row in rows}
+
+    # -- asking ---------------------------------------------------------------------------------
+    def _ask_all(self, batches: list[_Batch], context: CodingContext) -> Iterator[CodedBatch]:
+        """Send every missing request, `concurrency` at a time; yield each batch once all its samples are in.
+
+        One thread, one event loop: at most `concurrency` requests are in flight; as soon as some
+        finish, the next ones are started and sent, and only then are the answers stored, so the
+        requests keep flowing while this generator's consumer writes to the database.
+        """
+        db = context.project.db
+        todo = deque((batch, sample) for batch in batches for sample in range(self.settings.samples)
+                     if sample not in batch.outcomes)
+        loop = asyncio.new_event_loop()
+        client = ChatClient(self.settings)
+        active: dict[asyncio.Task, tuple[_Batch, int]] = {}
+
+        def top_up() -> None:
+            while todo and len(active) < self.settings.concurrency:
+                batch, sample = todo.popleft()
+                active[loop.create_task(self._ask(client, batch, sample))] = (batch, sample)
+
+        try:
+            top_up()
+            while active:
+                finished, _ = loop.run_until_complete(asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED))
+                results = [(*active.pop(task), task.result()) for task in finished]  # a fatal error raises here
+                top_up()
+                loop.run_until_complete(asyncio.sleep(0))  # the new requests start before the answers are stored
+                for batch, sample, outcome in results:
+                    batch.outcomes[sample] = outcome
+                    if len(batch.outcomes) == self.settings.samples:
+                        yield self._finish(batch, context)  # its write() records the calls with the batch
+                    else:  # other samples still to come: keep this answer and its cost even if the process dies
+                        with db.transaction() as conn:
+                            outcome.record(conn, context.run_id, batch.keys[sample], self.model)
+        finally:
+            for task in active:
+                task.cancel()
+            if active:
+                loop.run_until_complete(asyncio.gather(*active, return_exceptions=True))
+            loop.run_until_complete(client.close())
+            loop.close()
+
+    async def _ask(self, client: ChatClient, batch: _Batch, sample: int) -> _Outcome:
+        """One request with its re-asks; failures come back as a failed outcome, not an exception."""
+        s = self.settings
+        usage, http, retries, reasks, waited = Usage(), 0, 0, 0, 0.0
+        call = dict(cache_key=batch.keys[sample], segment_ids=[seg.id for seg in batch.segments], sample=sample)
+        started = time.perf_counter()
+        messages = batch.messages
+        try:
+            async for attempt in AsyncRetrying(stop=stop_after_attempt(s.reasks + 1), reraise=True,
+                                               retry=retry_if_exception_type(InvalidAnswer)):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        reasks += 1
+                    result = await client.complete(messages, seed=s.seed + sample, temperature=s.temperature,
+                                                   response_format=batch.response_format)
+                    usage, http, retries = usage + result.usage, http + result.http_attempts, \
+                        retries + result.http_attempts - 1
+                    waited += result.waited
+                    try:
+                        answer = parse_answer(result.content, batch.labels, result.finish_reason)
+                    except InvalidAnswer as exc:
+                        messages = [*batch.messages, {"role": "assistant", "content": result.content or ""},
+                                    {"role": "user", "content": self.prompt.reask(str(exc), batch.labels)}]
+                        raise
+        except (InvalidAnswer, RequestFailed) as exc:
+            if isinstance(exc, RequestFailed):
+                http, retries, waited = http + exc.http_attempts, retries + exc.http_attempts - 1, waited + exc.waited
+                error = str(exc)
+            else:
+                error = f"no valid answer after {reasks + 1} attempt(s): {exc}"
+            return _Outcome(CallRecord(**call, outcome="failed", http_attempts=http, retries=retries, reasks=reasks,
+                                       usage=usage, cost_usd=self._cost(usage), waited=waited,
+                                       seconds=time.perf_counter() - started, error=error))
+        return _Outcome(CallRecord(**call, outcome="ok", http_attempts=http, retries=retries, reasks=reasks, usage=usage,
+                                   cost_usd=self._cost(usage), waited=waited, seconds=time.perf_counter() - started),
+                        answer, result.content, result.finish_reason)
+
+    def _cost(self, usage: Usage) -> float | None:
+        return cost_usd(self.price, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+
+    # -- from answers to suggestions --------------------------------------------------------------
+    def _finish(self, batch: _Batch, context: CodingContext) -> CodedBatch:
+        context.progress(len(batch.segments))
+        def record_outcomes(conn) -> None:
+            for sample, outcome in batch.outcomes.items():
+                outcome.record(conn, context.run_id, batch.keys[sample], self.model)
+
+        failed = [o.call.error for o in batch.outcomes.values() if o.answer is None]
+        if failed:
+            return CodedBatch([], failed={seg.id: failed[0] or "failed" for seg in batch.segments},
+                              write=record_outcomes)
+        code_ids = {c.id for c in context.codes}
+        labels = {c.label.casefold(): c.id for c in context.codebook.codes}
+        all_ids = set(context.codebook.by_id)
+        checked: dict[str, list[CheckedSegment]] = {seg.id: [] for seg in batch.segments}
+        for sample in range(self.settings.samples):
+            answers = batch.outcomes[sample].answer.by_label()
+            for label, seg in zip(batch.labels, batch.segments):
+                checked[seg.id].append(check_segment(answers[label], seg, batch.segments, code_ids, labels, all_ids,
+                                                     batch.pseudonyms, self.settings.propose_codes, sample))
+        suggestions: list[Suggestion] = []
+        provenance: list[SuggestionProvenance] = []
+        proposals: list[tuple[Segment, CheckedProposal]] = []
+        for seg in batch.segments:
+            for voted in majority(checked[seg.id]):
+                evidence = voted.code.evidence
+                sid = suggestion_id(context.run_id, seg.id, voted.code.code_id)
+                suggestions.append(Suggestion(
+                    id=sid, run_id=context.run_id, segment_id=seg.id, transcript_id=seg.transcript_id,
+                    code_id=voted.code.code_id, quote=evidence.text, quote_start=evidence.match.start,
+                    quote_end=evidence.match.end, grounding=evidence.match.grounding, score=voted.score,
+                    rationale=voted.code.rationale,
+                ))
+                provenance.append(SuggestionProvenance(
+                    suggestion_id=sid, prompt_version=self.prompt.version, prompt_hash=self.prompt_hash,
+                    cache_key=batch.keys[voted.sample], model_quote=evidence.model_quote,
+                    match_score=evidence.match.score, model_confidence=voted.code.confidence, votes=voted.votes,
+                    samples=voted.samples,
+                ))
+            seen: set[str] = set()
+            for sample in checked[seg.id]:
+                for proposal in sample.proposals:
+                    if proposal.label.casefold() not in seen:
+                        seen.add(proposal.label.casefold())
+                        proposals.append((seg, proposal))
+        samples = [c for group in checked.values() for c in group]
+
+        def write(conn) -> None:
+            record_outcomes(conn)
+            record_rejections(conn, context.run_id, (r for c in samples for r in c.rejections))
+            record_provenance(conn, provenance)
+            record_proposals(conn, context.run_id, proposals)
+            if self.settings.samples > 1:
+                record_samples(conn, context.run_id, samples)
+
+        return CodedBatch(suggestions, done=[seg.id for seg in batch.segments], write=write)

@@ -1,0 +1,76 @@
+"""What `precode code --coder llm` prints: the run summary (calls, tokens, cost, grounding,
+rejections) and the `--dry-run` estimate."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pipeline.codebook import LEAF_LEVEL, Codebook
+from pipeline.coders.llm import LLMCoder
+from pipeline.coding import select_segments
+from pipeline.errors import PrecodeError
+from pipeline.llm.pricing import CHARS_PER_TOKEN
+from pipeline.llm.report import run_report
+from pipeline.models import Run
+from pipeline.project import Project
+
+
+def _money(value: float | None, model: str) -> str:
+    return f"${value:.4f}" if value is not None else escape(f"unknown (no price for '{model}' in [llm.prices])")
+
+
+def print_estimate(console: Console, project: Project, coder: LLMCoder, codebook: Codebook, level: str | None,
+                   transcripts: list[str] | None) -> None:
+    segments = select_segments(project, transcripts)
+    if not segments:
+        raise PrecodeError("there are no segments to code in this project", hint="ingest transcripts first")
+    level = level or LEAF_LEVEL
+    est = coder.estimate(codebook, codebook.at_level(level), level, segments)
+    table = Table("dry run (nothing sent)", "estimate", show_header=True)
+    table.add_row("model", est.model)
+    table.add_row("segments", str(est.segments))
+    table.add_row("requests", f"{est.requests} ({est.cached_requests} answered from the cache)")
+    table.add_row("candidate narrowing", "on" if est.narrowed else "off (full codebook)")
+    table.add_row("prompt characters", f"{est.prompt_chars:,}")
+    table.add_row("prompt tokens", f"~{est.prompt_tokens:,}")
+    table.add_row("completion tokens", f"~{est.completion_tokens:,}")
+    table.add_row("cost", _money(est.cost_usd, est.model))
+    table.add_row("largest request", f"~{est.max_request_tokens:,} of {est.context_tokens:,} context tokens")
+    console.print(table)
+    console.print(f"[dim]Tokens are estimated at {CHARS_PER_TOKEN} characters per token; completion tokens at "
+                  f"{escape('[llm]')} output_tokens_per_segment per segment.[/]")
+    if est.max_request_tokens > est.context_tokens:
+        console.print("[red]The largest request does not fit the context window:[/] lower --batch-size or use "
+                      "--candidates K.")
+
+
+def print_run_report(console: Console, project: Project, run: Run) -> bool:
+    """Print the run summary; True when every segment is coded."""
+    r = run_report(project.db, run.id)
+    table = Table("LLM run", "", show_header=True)
+    table.add_row("requests", f"{r.calls} to the model, {r.cache_hits} from the cache, {r.failed_calls} failed")
+    table.add_row("retries / re-asks", f"{r.retries} HTTP retries, {r.reasks} re-asks after invalid answers")
+    table.add_row("tokens", f"{r.prompt_tokens:,} prompt ({r.cached_tokens:,} cached by the provider), "
+                            f"{r.completion_tokens:,} completion")
+    cost = _money(r.cost_usd, run.model or "")
+    if r.cost_usd is not None and r.unpriced_calls:
+        cost += f" (+{r.unpriced_calls} calls without a price)"
+    table.add_row("estimated cost", cost)
+    table.add_row("quotes", ", ".join(f"{n} {g}" for g, n in r.grounding.items()))
+    rejected = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in r.rejections.items() if n) or "none"
+    table.add_row("rejected output", rejected)
+    if r.proposals:
+        table.add_row("new-code proposals", f"{r.proposals} (for review; not codebook codes)")
+    table.add_row("segments", f"{r.segments_done} of {r.segments} coded, {r.segments_failed} failed")
+    console.print(table)
+    if r.grounding.get("ungrounded"):
+        console.print(f"[yellow]{r.grounding['ungrounded']} quote(s) were not found in their segment:[/] those "
+                      "suggestions are kept as 'ungrounded' and left out of exports (--include-ungrounded shows them).")
+    if not r.complete:
+        console.print(f"[red]Run {run.id} is not finished:[/] {r.segments_failed} segment(s) failed, e.g.")
+        for failure in r.failures[:3]:
+            console.print(f"  {failure}", highlight=False, markup=False)
+        console.print("Re-run the same command to retry them; segments already coded are not sent again.")
+    return r.complete
