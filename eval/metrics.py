@@ -483,6 +483,32 @@ def _fleiss_binary_from_sums(n_units: Any, s_ones: Any, s_sq: Any, r: int) -> np
     return _div(p_bar - pe, one_minus_pe)
 
 
+def _multi_rater_binary_from_sums(
+    n_units: Any, s_ones: Any, s_sq: Any, r: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observed and chance agreement of r raters on a binary code, over fully rated units.
+
+    Returns ``(P_bar, Pe, AC1)``: ``P_bar = mean_u (n_u0^2 + n_u1^2 - r) / (r (r - 1))`` is
+    the mean pairwise observed agreement (Fleiss 1971; equals Po for r = 2), ``Pe =
+    p_1^2 + (1 - p_1)^2`` is Fleiss' chance agreement, and Gwet's (2008) multi-rater AC1 is
+    ``(P_bar - Pe_g) / (1 - Pe_g)`` with ``Pe_g = 2 pi (1 - pi)``, ``pi = p_1`` the mean
+    share of ratings that mark the code (equals the two-coder AC1 for r = 2). All NaN when
+    no unit is rated by all r raters (or r < 2).
+    """
+    n_units = np.asarray(n_units, dtype=np.float64)
+    s_ones = np.asarray(s_ones, dtype=np.float64)
+    shape = np.broadcast_shapes(n_units.shape, s_ones.shape)
+    if r < 2:
+        nan = np.full(shape, np.nan)
+        return nan, nan.copy(), nan.copy()
+    total = n_units * r
+    p_bar = _div(np.asarray(s_sq, dtype=np.float64) - total, total * (r - 1))
+    p1 = _div(s_ones, total)
+    pe = p1 * p1 + (1.0 - p1) * (1.0 - p1)
+    pe_g = 2.0 * p1 * (1.0 - p1)
+    return p_bar, pe, _div(p_bar - pe_g, 1.0 - pe_g)
+
+
 def _alpha_nominal_from_sums(n_values: Any, n_c: Any, d_off: Any) -> np.ndarray:
     """Nominal alpha from n.., the category totals n_c (last axis) and sum_{c!=k} o_ck.
 
@@ -572,14 +598,18 @@ class _Features:
     chunk of resampling weight matrices ``W`` (see :mod:`eval.bootstrap`).
     """
 
-    def __init__(self, n_units: int) -> None:
+    def __init__(self, n_units: int, weights: np.ndarray | None = None) -> None:
         self.n_units = n_units
+        self.weights = weights
         self.blocks: dict[str, np.ndarray] = {}
 
     def add(self, name: str, values: np.ndarray) -> None:
         values = np.asarray(values)
         if values.ndim == 1:
             values = values[:, None]
+        if self.weights is not None:
+            # a unit of weight w counts as w identical units in every sum
+            values = values * self.weights[:, None]
         self.blocks[name] = values
 
     def sums(self) -> dict[str, np.ndarray]:
@@ -678,7 +708,9 @@ def _multi_stats(S: dict[str, np.ndarray], r: int) -> tuple[dict, dict]:
     n_codes = S["alpha:N1"].shape[-1]
     alpha = _alpha_binary_from_sums(S["alpha:N"], S["alpha:N1"], S["alpha:D"])
     fleiss = _fleiss_binary_from_sums(S["fleiss:N"], S["fleiss:S1"], S["fleiss:SQ"], r)
-    code = {"alpha": alpha, "fleiss_kappa": fleiss}
+    p_bar, pe, ac1 = _multi_rater_binary_from_sums(S["fleiss:N"], S["fleiss:S1"], S["fleiss:SQ"], r)
+    code = {"alpha": alpha, "fleiss_kappa": fleiss, "po": p_bar, "pe": pe, "pabak": 2.0 * p_bar - 1.0,
+            "ac1": ac1}
     overall = {
         "alpha_micro": _alpha_binary_from_sums(
             S["alpha:N"][..., 0] * n_codes, S["alpha:N1"].sum(-1), S["alpha:D"].sum(-1)
@@ -907,7 +939,12 @@ class PairAgreement(_Model):
 
 
 class MultiCoderAgreement(_Model):
-    """All coders on one code: Fleiss' kappa and Krippendorff's alpha."""
+    """All coders on one code: Fleiss' kappa and Krippendorff's alpha.
+
+    ``po``, ``pe``, ``pabak`` and ``ac1`` are their multi-rater forms over the units seen by
+    every coder: mean pairwise agreement P_bar, Fleiss' chance term, 2 P_bar - 1 and Gwet's
+    multi-rater AC1 (see :func:`_multi_rater_binary_from_sums`).
+    """
 
     code_id: str
     n_coders: int
@@ -918,6 +955,10 @@ class MultiCoderAgreement(_Model):
     fleiss_kappa: float
     fleiss_kappa_label: str
     alpha: float
+    po: float = Field(description="mean pairwise observed agreement P_bar (units seen by all)")
+    pe: float = Field(description="Fleiss' chance agreement p_1^2 + (1-p_1)^2")
+    pabak: float = Field(description="2 P_bar - 1")
+    ac1: float = Field(description="Gwet's multi-rater AC1")
     ci: dict[str, CI] = Field(default_factory=dict)
     undefined_reasons: dict[str, str] = Field(default_factory=dict)
     notes: dict[str, str] = Field(default_factory=dict)
@@ -1186,6 +1227,17 @@ _PAIR_OVERALL_CI_GOLD = (
 )
 
 
+def _validate_weights(unit_weights: Any | None, n_units: int) -> np.ndarray | None:
+    if unit_weights is None:
+        return None
+    w = np.asarray(unit_weights, dtype=np.float64)
+    if w.shape != (n_units,):
+        raise ValueError(f"unit_weights must have shape ({n_units},); got {w.shape}")
+    if not (np.all(np.isfinite(w)) and np.all(w >= 0) and np.all(w == np.round(w))):
+        raise ValueError("unit_weights must be non-negative integers (unit multiplicities)")
+    return w
+
+
 def _names(names: Sequence[Any] | None, n: int, prefix: str, what: str) -> list[str]:
     if names is None:
         return [f"{prefix}{i}" for i in range(n)]
@@ -1207,6 +1259,7 @@ def agreement_table(
     seed: int | np.random.Generator | None = 0,
     confidence: float = 0.95,
     chunk_size: int | None = None,
+    unit_weights: Any | None = None,
 ) -> AgreementResult:
     """All agreement statistics for a multi-label coding, per code, per pair and overall.
 
@@ -1228,6 +1281,11 @@ def agreement_table(
         Level of the percentile intervals.
     chunk_size : int, optional
         Replicates per chunk (memory bound); does not change the result.
+    unit_weights : array-like of non-negative int, shape (n_units,), optional
+        Multiplicity of each unit: unit u counts as ``w_u`` identical units in every
+        statistic (character-level agreement passes runs of identically coded characters
+        with their lengths). The bootstrap then resamples the weighted units as clusters.
+        ``n_units`` of the result is the total weight.
 
     Returns
     -------
@@ -1259,10 +1317,11 @@ def agreement_table(
     bootstrap = int(bootstrap)
     if bootstrap < 0:
         raise ValueError("bootstrap must be >= 0")
+    weights = _validate_weights(unit_weights, n_units)
 
     pairs = list(combinations(range(n_coders), 2))
     gold_sides: dict[str, str | None] = {}
-    feats = _Features(n_units)
+    feats = _Features(n_units, weights)
     for i, j in pairs:
         key = pair_key(coders[i], coders[j])
         _add_pair_features(feats, key, x, obs, i, j)
@@ -1401,13 +1460,13 @@ def agreement_table(
 
     multi_result = None
     if multi:
-        multi_result = _assemble_multi(S, point, cis, x, obs, coders, codes, bootstrap)
+        multi_result = _assemble_multi(S, point, cis, x, obs, coders, codes, bootstrap, weights)
 
     return AgreementResult(
         coders=coders,
         codes=codes,
         gold=gold_name,
-        n_units=n_units,
+        n_units=n_units if weights is None else int(weights.sum()),
         bootstrap=bootstrap,
         seed=seed if isinstance(seed, int) else None,
         confidence=confidence,
@@ -1425,12 +1484,14 @@ def _assemble_multi(
     coders: list[str],
     codes: list[str],
     bootstrap: int,
+    weights: np.ndarray | None = None,
 ) -> MultiCoderResult:
     n_coders = len(coders)
+    w = np.ones(obs.shape[1]) if weights is None else weights
     n_full = int(S["fleiss:N"][0])
-    n_pairable = int(np.sum(obs.sum(axis=0) >= 2))
-    seen = obs.sum(axis=1)
-    prev = _div(x.sum(axis=1), seen[:, None])  # (n_coders, n_codes)
+    n_pairable = int(np.sum(w * (obs.sum(axis=0) >= 2)))
+    seen = obs.astype(np.float64) @ w
+    prev = _div(np.einsum("iuq,u->iq", x.astype(np.float64), w), seen[:, None])  # (n_coders, n_codes)
     code_stats = {k[2]: v for k, v in point.items() if k[0] == "multi" and k[1] == "code"}
     ones_alpha = S["alpha:N1"]
     n_alpha_values = S["alpha:N"][0]
@@ -1449,6 +1510,9 @@ def _assemble_multi(
                     f"Pe = 1: every coder marked the code {st} on every fully coded unit, "
                     "Fleiss' kappa undefined"
                 )
+        if n_full == 0:
+            for name in ("po", "pe", "pabak", "ac1"):
+                reasons[name] = "no unit was coded by all coders"
         if math.isnan(vals["alpha"]):
             if n_pairable == 0:
                 reasons["alpha"] = "no pairable unit (seen by at least two coders)"
@@ -1459,7 +1523,7 @@ def _assemble_multi(
                 )
         ci: dict[str, CI] = {}
         if bootstrap > 0:
-            for name in ("fleiss_kappa", "alpha"):
+            for name in ("fleiss_kappa", "alpha", "po", "pabak", "ac1"):
                 _fill_ci(
                     ci, notes, name, vals[name], cis.get(("multi", "code", name)), q, bootstrap
                 )
@@ -1474,6 +1538,10 @@ def _assemble_multi(
             fleiss_kappa=vals["fleiss_kappa"],
             fleiss_kappa_label=landis_koch(vals["fleiss_kappa"]),
             alpha=vals["alpha"],
+            po=vals["po"],
+            pe=vals["pe"],
+            pabak=vals["pabak"],
+            ac1=vals["ac1"],
             ci=ci,
             undefined_reasons=reasons,
             notes=notes,

@@ -1,0 +1,372 @@
+"""Write the evaluation: report.json, report.md and a self-contained report.html (plus plots and groups.csv).
+
+Everything is rendered in memory first, then each file is written through a temporary file and
+renamed, so a failure never leaves a half-written report. The HTML embeds its CSS and its figures
+(base64 PNG) and links to nothing outside itself.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from contextlib import ExitStack
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from eval.evaluate import EvalReport
+from eval.plots import data_uri, kappa_plot
+from pipeline.interchange.atomic import atomic_output
+
+MD_DISAGREEMENTS_PER_CODE = 5
+HTML_DISAGREEMENTS_PER_CODE = 50
+TEXT_LIMIT = 1200
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.{digits}f}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _ci(entry: dict, key: str) -> str:
+    ci = (entry.get("ci") or {}).get(key)
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–"
+
+
+def _kappa_order(codes: dict[str, dict]) -> list[str]:
+    """Code ids by kappa, highest first; undefined last in id order."""
+    def key(code: str):
+        kappa = codes[code]["kappa"]
+        return (1, 0.0, code) if kappa is None or math.isnan(kappa) else (0, -kappa, code)
+    return sorted(codes, key=key)
+
+
+def _short(text: str | None, limit: int = TEXT_LIMIT) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- tables as rows of cells (shared by markdown and html) ---------------------------------------------------
+def code_table(codes: dict[str, dict], gold_view: bool) -> tuple[list[str], list[list[str]], list[str]]:
+    """(header, rows, notes) of a level's per-code table, sorted by kappa."""
+    multi = any(e.get("kappa_statistic") == "fleiss" for e in codes.values())
+    header = ["code", "label", "Fleiss κ" if multi else "κ", "95% CI", "Landis–Koch", "Po", "PABAK", "AC1", "α", "n"]
+    header.append("units marked" if multi else "a/b/c/d")
+    if gold_view:
+        header += ["F1 vs gold" if multi else "P", *([] if multi else ["R", "F1"])]
+    rows, notes = [], []
+    for code in _kappa_order(codes):
+        e = codes[code]
+        counts = e["counts"]
+        marked = "\n".join(f"{k}: {_num(v)}" for k, v in counts.items()) if multi else \
+            f"{counts['a']}/{counts['b']}/{counts['c']}/{counts['d']}"
+        row = [code, e["label"], _num(e["kappa"]), _ci(e, "kappa"), e["kappa_label"], _num(e["po"]), _num(e["pabak"]),
+               _num(e["ac1"]), _num(e["alpha"]), _num(e["n_units"]), marked]
+        if gold_view and multi:
+            row.append("\n".join(f"{k}: {_num(v)}" for k, v in (e.get("f1") or {}).items()))
+        elif gold_view:
+            row += [_num(e.get("precision")), _num(e.get("recall")), _num(e.get("f1"))]
+        rows.append(row)
+        for field, why in {**e.get("undefined_reasons", {}), **e.get("notes", {})}.items():
+            if not field.startswith("ci.") and not (multi and field == "fleiss_kappa"):
+                notes.append(f"{code} — {field}: {why}")
+    return header, rows, notes
+
+
+def overview_rows(level: dict[str, Any], gold: str | None) -> tuple[list[str], list[list[str]]]:
+    """One row per comparison (all coders, then each pair) with its headline figures."""
+    header = ["comparison", "κ macro", "κ macro CI", "κ micro", "Po micro", "AC1 micro", "α micro"]
+    if gold:
+        header += ["P micro", "R micro", "F1 micro", "F1 macro"]
+    rows = []
+    pairs = level.get("pairs") or {"": {"overall": level["overall"], "gold": None}}
+    if level.get("pairs"):
+        o = level["overall"]
+        rows.append(["all coders (Fleiss κ, α)", _num(o["fleiss_kappa_macro"]), _ci(o, "fleiss_kappa_macro"),
+                     _num(o["fleiss_kappa_micro"]), "–", "–", _num(o["alpha_micro"])] + (["–"] * 4 if gold else []))
+    for key, pair in pairs.items():
+        o = pair["overall"]
+        name = key or " | ".join(level.get("coders", [])) or "the two coders"
+        row = [name, f"{_num(o['kappa_macro'])} ({o['n_kappa_defined']}/{o['n_codes']} codes)", _ci(o, "kappa_macro"),
+               _num(o["kappa_micro"]), _num(o["po_micro"]), _num(o["ac1_micro"]), _num(o["alpha_micro"])]
+        if gold:
+            row += [_num(o.get("precision_micro")), _num(o.get("recall_micro")), _num(o.get("f1_micro")),
+                    _num(o.get("f1_macro"))]
+        rows.append(row)
+    return header, rows
+
+
+def _level_dict(report: EvalReport, name: str) -> dict[str, Any]:
+    data = report.by_level[name].model_dump()
+    data["coders"] = report.coders
+    return data
+
+
+def _marks(said: dict[str, bool | None]) -> list[tuple[str, str]]:
+    return [(c, "applied" if v else "not applied" if v is not None else "not seen") for c, v in said.items()]
+
+
+# -- markdown ---------------------------------------------------------------------------------------------------
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    cell = lambda s: str(s).replace("|", "\\|").replace("\n", "<br>")  # noqa: E731
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(report: EvalReport, plot_files: dict[str, str]) -> str:
+    out = ["# Agreement report", "", f"Generated {report.generated_at:%Y-%m-%d %H:%M} UTC by `precode eval`. "
+           "The same content with plots and every disagreement is in `report.html`; machine-readable in `report.json`.",
+           "", "## Unit of analysis", "", report.unit["description"], "", "## Inputs", ""]
+    out.append(_md_table(["kind", "source", "coders", "rows", "codes kept"],
+                         [[i.kind, i.source, ", ".join(i.coders), i.rows, i.applications] for i in report.inputs]))
+    out += ["", f"Coders: {', '.join(report.coders)}. Gold coder: {report.gold or 'none'}. "
+            + (f"Codebook: {report.codebook['name']} v{report.codebook['version']}." if report.codebook else
+               "No codebook: codes compared as applied.")
+            + f" Bootstrap: {report.bootstrap['replicates']} replicates, seed {report.bootstrap['seed']}.", ""]
+    if report.problems:
+        out += [f"## Problems in the inputs ({len(report.problems)})", ""]
+        out += [f"- `{p.source}`: {p.message}" for p in report.problems] + [""]
+    for name in [report.level, *[n for n in report.levels if n != report.level]]:
+        level = _level_dict(report, name)
+        main = name == report.level
+        out += [f"## Level: {name}" + (" (main; per-code tables of the other levels are in report.html)"
+                                       if main and len(report.levels) > 1 else ""), ""]
+        out += [_md_table(*overview_rows(level, report.gold)), ""]
+        if level["overall"].get("nominal"):
+            nom = level["overall"]["nominal"]
+            out += [f"Single-label scheme: nominal κ = {_num(nom['kappa'])} ({nom['kappa_statistic']}), "
+                    f"α = {_num(nom['alpha'])} over {nom['n_units']} units.", ""]
+        if not main:
+            continue
+        if name in plot_files:
+            out += [f"![Per-code kappa, {name} level]({plot_files[name]})", ""]
+        header, rows, notes = code_table(level["codes"], report.gold is not None)
+        out += [_md_table(header, rows), ""]
+        for key, pair in (level.get("pairs") or {}).items():
+            header, rows, _ = code_table(pair["codes"], pair["gold"] is not None)
+            out += [f"### Pair {key}", "", _md_table(header, rows), ""]
+        if notes:
+            out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
+    out += _md_disagreements(report)
+    if report.stability:
+        out += ["## Stability across runs", "", _md_table(*stability_rows(report.stability)), ""]
+    if report.groups:
+        out += [f"## Groups ({report.groups['field']}, {report.groups['level']} level)", "",
+                "Share of participants with the code (units coded). All levels: `groups.csv`.", ""]
+        if "groups" in plot_files:
+            out += [f"![Codes per group]({plot_files['groups']})", ""]
+        out += [_md_table(*group_rows_table(report.groups)), ""]
+    return "\n".join(out)
+
+
+def _md_disagreements(report: EvalReport) -> list[str]:
+    d = report.disagreements
+    out = [f"## Disagreements ({d['level']} level)", ""]
+    listed = [(code, entries) for code, entries in d["codes"].items() if entries]
+    if not listed:
+        return out + ["The coders agree on every unit they share.", ""]
+    for code, entries in sorted(listed, key=lambda x: -len(x[1])):
+        out += [f"### {code} — {len(entries)} unit(s)", ""]
+        for e in entries[:MD_DISAGREEMENTS_PER_CODE]:
+            unit = d["units"][e["unit"]]
+            who = "; ".join(f"{c}: {m}" for c, m in _marks(e["coders"]))
+            where = f"{unit['transcript']} {unit['start']}–{unit['end']}" if unit["transcript"] else e["unit"]
+            out.append(f"- **{where}** ({who})" + (f": {_short(unit['text'], 200)}" if unit["text"] else ""))
+        if len(entries) > MD_DISAGREEMENTS_PER_CODE:
+            out.append(f"- … and {len(entries) - MD_DISAGREEMENTS_PER_CODE} more (report.html, report.json)")
+        out.append("")
+    return out
+
+
+def stability_rows(stability: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    header = ["runs", "n", "κ macro", "κ macro CI", "κ micro", "Po micro", "AC1 micro", "α micro"]
+    rows = [[k, _num(p["n_units"]), _num(p["kappa_macro"]), _ci(p, "kappa_macro"), _num(p["kappa_micro"]),
+             _num(p["po_micro"]), _num(p["ac1_micro"]), _num(p["alpha_micro"])] for k, p in stability["pairs"].items()]
+    return header, rows
+
+
+def group_rows_table(groups: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    header = ["coder", "code", *groups["groups"]]
+    rows = []
+    for coder, codes in groups["table"].items():
+        for code, cells in codes.items():
+            if not any(c["units"] for c in cells.values()):
+                continue
+            rows.append([coder, code] + [
+                "–" if cells[g]["share"] is None else f"{cells[g]['share']:.0%} ({_num(cells[g]['units'])})"
+                for g in groups["groups"]])
+    return header, rows
+
+
+# -- html -------------------------------------------------------------------------------------------------------
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+padding:0 1rem;color:#1d2330;line-height:1.45}
+h1,h2,h3{line-height:1.2}h2{border-bottom:2px solid #dde3ee;padding-bottom:.2rem;margin-top:2.2rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}th,td{border:1px solid #d6dbe6;padding:.25rem .45rem;
+vertical-align:top}th{background:#eef2f8;text-align:left}
+td.num{text-align:right;font-variant-numeric:tabular-nums}td.ci{white-space:nowrap}
+.lk-poor,.lk-slight{background:#fde2e1}.lk-fair{background:#fdf0d8}.lk-moderate{background:#fbf7d5}
+.lk-substantial{background:#e4f4dc}.lk-almost-perfect{background:#cfeec3}.lk-undefined{background:#eee;color:#666}
+.unit{border-left:3px solid #b8c4d9;margin:.5rem 0 .9rem;padding:.2rem .7rem}.q{color:#5a6475;font-style:italic}
+.yes{color:#1a7f37;font-weight:600}.no{color:#b42318;font-weight:600}.unseen{color:#777}
+.wide{overflow-x:auto}details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}img{max-width:100%}
+.muted{color:#5a6475}
+"""
+
+
+def _cell(value: str, header: str) -> str:
+    cls = ""
+    if header == "Landis–Koch":
+        cls = f' class="lk-{value.replace(" ", "-")}"'
+    elif header in ("κ", "Fleiss κ", "Po", "PABAK", "AC1", "α", "n", "P", "R", "F1"):
+        cls = ' class="num"'
+    elif "CI" in header:
+        cls = ' class="ci"'
+    return f"<td{cls}>{escape(str(value)).replace(chr(10), '<br>')}</td>"
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(_cell(c, h) for c, h in zip(row, header, strict=True)) + "</tr>" for row in rows)
+    return f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _html_level(report: EvalReport, name: str, plots: dict[str, bytes]) -> str:
+    level = _level_dict(report, name)
+    parts = [_html_table(*overview_rows(level, report.gold))]
+    if name in plots:
+        parts.append(f'<img alt="per-code kappa, {escape(name)} level" src="{data_uri(plots[name])}">')
+    header, rows, notes = code_table(level["codes"], report.gold is not None)
+    parts.append(_html_table(header, rows))
+    nominal = level["overall"].get("nominal")
+    if nominal:
+        parts.append(f"<p>Single-label scheme: nominal κ = {_num(nominal['kappa'])} ({nominal['kappa_statistic']}), "
+                     f"α = {_num(nominal['alpha'])} over {nominal['n_units']} units.</p>")
+    for key, pair in (level.get("pairs") or {}).items():
+        h, r, _ = code_table(pair["codes"], pair["gold"] is not None)
+        parts.append(f"<details><summary>Pair {escape(key)}</summary>{_html_table(h, r)}</details>")
+    if notes:
+        parts.append(f"<details><summary>Notes and undefined values ({len(notes)})</summary><ul>"
+                     + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul></details>")
+    return "".join(parts)
+
+
+def _html_disagreements(report: EvalReport) -> str:
+    d = report.disagreements
+    listed = sorted(((c, e) for c, e in d["codes"].items() if e), key=lambda x: -len(x[1]))
+    if not listed:
+        return "<p>The coders agree on every unit they share.</p>"
+    labels = report.by_level[d["level"]].codes
+    parts = ["<p class='muted'>For each code, the units on which the coders who saw them disagree, with the "
+             "interviewer's question, the text, and which coder applied the code. This is the part to act on: "
+             "sharpen a definition, add an inclusion or exclusion rule, or correct a coding.</p>"]
+    for code, entries in listed:
+        units = []
+        for e in entries[:HTML_DISAGREEMENTS_PER_CODE]:
+            unit = d["units"][e["unit"]]
+            marks = "; ".join(
+                f"<span class='{ {'applied': 'yes', 'not applied': 'no'}.get(m, 'unseen') }'>{escape(c)}: {m}</span>"
+                for c, m in _marks(e["coders"]))
+            where = f"{unit['transcript']} {unit['start']}–{unit['end']}" if unit["transcript"] else e["unit"]
+            question = f"<div class='q'>Q: {escape(_short(unit['question'], 400))}</div>" if unit["question"] else ""
+            text = f"<div>{escape(_short(unit['text']))}</div>" if unit["text"] else ""
+            units.append(f"<div class='unit'><div><b>{escape(where)}</b> — {marks}</div>{question}{text}</div>")
+        more = len(entries) - HTML_DISAGREEMENTS_PER_CODE
+        if more > 0:
+            units.append(f"<p class='muted'>… and {more} more in report.json</p>")
+        label = labels[code]["label"] if code in labels else code
+        parts.append(f"<details><summary>{escape(label)} ({escape(code)}) — {len(entries)} unit(s)</summary>"
+                     + "".join(units) + "</details>")
+    return "".join(parts)
+
+
+def render_html(report: EvalReport, plots: dict[str, bytes]) -> str:
+    inputs = _html_table(["kind", "source", "coders", "rows", "codes kept"],
+                         [[i.kind, i.source, ", ".join(i.coders), str(i.rows), str(i.applications)]
+                          for i in report.inputs])
+    codebook = (f"{report.codebook['name']} v{report.codebook['version']}" if report.codebook
+                else "none (codes compared as applied)")
+    body = [f"<h1>Agreement report</h1><p class='muted'>Generated {report.generated_at:%Y-%m-%d %H:%M} UTC by "
+            "precode eval. Machine-readable: report.json.</p>",
+            "<h2>Unit of analysis</h2>", f"<p>{escape(report.unit['description'])}</p>",
+            "<h2>Inputs</h2>", inputs,
+            f"<p>Coders: {escape(', '.join(report.coders))}. Gold coder: {escape(report.gold or 'none')}. "
+            f"Codebook: {escape(codebook)}. Levels: {escape(', '.join(report.levels))}. Bootstrap: "
+            f"{report.bootstrap['replicates']} replicates (seed {report.bootstrap['seed']}), resampling "
+            f"{escape(report.bootstrap['resampling'])}.</p>"]
+    if report.problems:
+        body.append(f"<details><summary>Problems in the inputs ({len(report.problems)})</summary><ul>"
+                    + "".join(f"<li><code>{escape(p.source)}</code>: {escape(p.message)}</li>" for p in report.problems)
+                    + "</ul></details>")
+    body.append(f"<h2>Agreement at the {escape(report.level)} level</h2>"
+                "<p class='muted'>Codes sorted by kappa; the colour is the Landis &amp; Koch (1977) band. "
+                "Undefined values (–) have their reason under Notes. A high Po with a low kappa on a rare code is the "
+                "prevalence paradox: read AC1 and PABAK beside it.</p>")
+    body.append(_html_level(report, report.level, plots))
+    for name in report.levels:
+        if name != report.level:
+            body.append(f"<details><summary>Agreement at the {escape(name)} level</summary>"
+                        f"{_html_level(report, name, plots)}</details>")
+    body.append(f"<h2>Disagreements ({escape(report.disagreements['level'])} level)</h2>")
+    body.append(_html_disagreements(report))
+    if report.stability:
+        body.append("<h2>Stability across runs</h2><p class='muted'>Agreement of repeated machine runs with each "
+                    "other: how much of the machine's coding is reproducible.</p>")
+        body.append(_html_table(*stability_rows(report.stability)))
+    if report.groups:
+        body.append(f"<h2>Groups ({escape(report.groups['field'])}, {escape(report.groups['level'])} level)</h2>"
+                    "<p class='muted'>Share of participants in each group with at least one unit coded (units in "
+                    "brackets). All levels are in groups.csv beside this report.</p>")
+        if "groups" in plots:
+            body.append(f'<img alt="codes per group heatmap" src="{data_uri(plots["groups"])}">')
+        body.append(f"<details><summary>Table</summary>{_html_table(*group_rows_table(report.groups))}</details>")
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>precode agreement report</title>"
+            f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")
+
+
+def make_plots(report: EvalReport, group_png: bytes | None) -> dict[str, bytes]:
+    plots: dict[str, bytes] = {}
+    for name in report.levels:
+        png = kappa_plot(_level_dict(report, name), f"Per-code kappa, {name} level")
+        if png is not None:
+            plots[name] = png
+    if group_png is not None:
+        plots["groups"] = group_png
+    return plots
+
+
+def write_report(report: EvalReport, out: Path, group_png: bytes | None = None,
+                 groups_csv: str | None = None) -> list[Path]:
+    """Render everything, then write it into `out`; returns the files written."""
+    plots = make_plots(report, group_png)
+    plot_files = {name: f"kappa_{name}.png" if name != "groups" else "groups.png" for name in plots}
+    files: dict[str, str | bytes] = {
+        "report.json": report.model_dump_json(indent=2),
+        "report.md": render_markdown(report, plot_files),
+        "report.html": render_html(report, plots),
+        **{plot_files[name]: png for name, png in plots.items()},
+    }
+    if groups_csv is not None:
+        files["groups.csv"] = groups_csv
+    out.mkdir(parents=True, exist_ok=True)
+    mode = 0o666 & ~_umask()
+    with ExitStack() as stack:  # every file is written to a temp file first; all are renamed only if all succeed
+        for name, content in files.items():
+            tmp = stack.enter_context(atomic_output(out / name))
+            if isinstance(content, bytes):
+                tmp.write_bytes(content)
+            else:
+                tmp.write_text(content, encoding="utf-8")
+            tmp.chmod(mode)  # temp files are private; a report is as readable as any file the user writes
+    return [out / name for name in files]
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
