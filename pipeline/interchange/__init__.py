@@ -1,1 +1,1 @@
-"""Moving coded data in and out: CSV / JSONL tables (and, later, REFI-QDA and XLSX)."""
+"""Moving coded data in and out: CSV / JSONL tables, XLSX, and REFI-QDA projects (.qdpx) and codebooks (.qdc)."""

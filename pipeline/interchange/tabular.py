@@ -1,4 +1,5 @@
-"""Export suggestions as CSV or JSONL: one row per suggestion, with its evidence and provenance."""
+"""Export as CSV or JSONL: a run's suggestions (one row each, with evidence and provenance), or its
+accepted codings (the XLSX export's rows, `codings.coding_rows`, for spreadsheet users)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from pipeline.errors import PrecodeError
+from pipeline.interchange.atomic import atomic_output
+from pipeline.interchange.codings import CODING_COLUMNS, coding_rows, select_codings
 from pipeline.models import Grounding
 from pipeline.project import Project
 
@@ -64,4 +68,34 @@ def write_export(project: Project, fmt: str, out: Path, run_id: str | None = Non
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return len(rows)
+
+
+def _cell(value):
+    """A CSV/JSONL value: times as the XLSX shows them (UTC, to the second), None as empty/null."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return value
+
+
+def write_codings_table(project: Project, fmt: str, out: Path, run_id: str | None = None,
+                        include_all: bool = False) -> int:
+    """Write the accepted codings (with `include_all` every grounded suggestion too) as CSV or JSONL.
+
+    Exactly the rows and columns of the XLSX export (`codings.coding_rows`), written atomically.
+    Returns the number of codings written.
+    """
+    if fmt not in FORMATS:
+        raise PrecodeError(f"unknown export format '{fmt}'", hint=f"choose one of: {', '.join(FORMATS)}")
+    rows = [{k: _cell(row[k]) for k in CODING_COLUMNS} for row in coding_rows(select_codings(project, run_id,
+                                                                                             include_all))]
+    with atomic_output(out) as tmp:
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            if fmt == "csv":
+                writer = csv.DictWriter(f, fieldnames=CODING_COLUMNS)
+                writer.writeheader()
+                writer.writerows(rows)
+            else:
+                for row in rows:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return len(rows)

@@ -1,0 +1,130 @@
+"""Which codings leave the project for QDA software and spreadsheets: reviewed ones, or every grounded one.
+
+By default a coding is an accepted coding of the run as `pipeline.reviewed.accepted_codings`
+gives it: a suggestion whose current review decision accepts it (accept, or edit with the
+reviewer's corrected code and quote span), and the codes reviewers added by hand on the run's
+transcripts (their manual runs). With `include_all`, every other suggestion of the run whose
+quote was located in the transcript goes out as well; those are attributed to the machine coder
+and carry their decision (rejected, or none) along.
+
+`coding_rows` turns the codings into the one table that the XLSX and the accepted-codings
+CSV/JSONL exports write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import BaseModel
+
+from pipeline.codebook import Codebook
+from pipeline.decisions import Decision, current_decisions
+from pipeline.errors import PrecodeError
+from pipeline.models import Run, Suggestion, Transcript
+from pipeline.project import Project
+from pipeline.reviewed import accepted_codings, is_manual_run, manual_runs, run_transcript_ids
+
+CODING_COLUMNS = [
+    "transcript", "transcript_version", "participant", "group", "site", "code_id", "code_label", "code_path",
+    "quote", "quote_start", "quote_end", "reviewer", "decision", "decision_time_utc", "note", "suggested_code_id",
+    "score", "grounding", "coder", "model", "run_id", "suggestion_id",
+]
+
+
+class ExportCoding(BaseModel):
+    """One coding as it goes out: a span of a transcript, a code, who stands behind it, and its provenance."""
+
+    suggestion: Suggestion
+    run: Run                # the run the suggestion belongs to: the exported run, or a reviewer's manual run
+    decision: Decision | None = None
+    code_id: str            # the reviewer's corrected code for an edit, else the suggested one
+    start: int
+    end: int
+    quote: str              # transcript.text[start:end]
+
+    @property
+    def reviewer(self) -> str | None:
+        """Who accepted it; None for a machine suggestion nobody accepted."""
+        return self.decision.reviewer if self.decision is not None and self.decision.accepted else None
+
+    @property
+    def decided_at(self) -> datetime | None:
+        return self.decision.at if self.decision is not None else None
+
+    @property
+    def added_by_reviewer(self) -> bool:
+        """A code a reviewer added by hand, not a machine suggestion."""
+        return is_manual_run(self.run)
+
+
+class CodingSet(BaseModel):
+    run: Run
+    codebook: Codebook
+    transcripts: dict[str, Transcript]   # every transcript the codings point at
+    codings: list[ExportCoding]
+    include_all: bool
+    manual_runs: list[Run] = []          # reviewers' runs of hand-added codes that contributed codings
+
+    @property
+    def added_by_reviewers(self) -> int:
+        return sum(1 for c in self.codings if c.added_by_reviewer)
+
+
+def select_codings(project: Project, run_id: str | None = None, include_all: bool = False) -> CodingSet:
+    """The codings of a run (default: the latest completed run), in transcript and text order."""
+    db = project.db
+    run = db.run(run_id)
+    codebook = db.codebook(run.codebook_hash)
+    chosen: list[tuple[Suggestion, Run, Decision | None, str, int | None, int | None]] = [
+        (a.suggestion, a.run, a.decision, a.code_id, a.start, a.end) for a in accepted_codings(db, run)
+    ]
+    if include_all:
+        taken = {c[0].id for c in chosen}
+        decisions = current_decisions(db, run.id)
+        chosen += [(s, run, decisions.get(s.id), s.code_id, s.quote_start, s.quote_end)
+                   for s in db.suggestions(run.id) if s.id not in taken]
+    transcript_ids = run_transcript_ids(db, run.id) | {c[0].transcript_id for c in chosen}
+    transcripts = {tid: db.transcript(tid) for tid in sorted(transcript_ids)}
+    codings = []
+    for s, owner, decision, code_id, start, end in chosen:
+        if start is None or end is None:
+            continue  # an ungrounded quote has no place in the text; the CSV/JSONL export carries those
+        text = transcripts[s.transcript_id].text
+        if not 0 <= start < end <= len(text):
+            raise PrecodeError(f"suggestion {s.id}: the span {start}–{end} lies outside transcript "
+                               f"'{transcripts[s.transcript_id].name}' ({len(text)} characters)",
+                               hint="record a corrected decision for it, then export again")
+        codings.append(ExportCoding(suggestion=s, run=owner, decision=decision, code_id=code_id, start=start,
+                                    end=end, quote=text[start:end]))
+    codings.sort(key=lambda c: (transcripts[c.suggestion.transcript_id].name, c.start, c.end, c.code_id,
+                                c.suggestion.id))
+    used = {c.run.id for c in codings if c.added_by_reviewer}
+    return CodingSet(run=run, codebook=codebook, transcripts=transcripts, codings=codings, include_all=include_all,
+                     manual_runs=[r for r in manual_runs(db, run) if r.id in used])
+
+
+def coding_rows(codings: CodingSet) -> list[dict]:
+    """One row per coding, keyed by CODING_COLUMNS (the XLSX sheet and the accepted-codings CSV/JSONL).
+
+    `decision_time_utc` is a naive UTC datetime (None without a decision). A code added by hand has
+    coder 'reviewer', the reviewer as model, its manual run's id, and no suggested code or score.
+    """
+    rows = []
+    book = codings.codebook
+    for c in codings.codings:
+        t = codings.transcripts[c.suggestion.transcript_id]
+        code = book.by_id.get(c.code_id)
+        decided = c.decided_at.astimezone(timezone.utc).replace(tzinfo=None) if c.decided_at else None
+        manual = c.added_by_reviewer
+        rows.append({
+            "transcript": t.name, "transcript_version": t.version, "participant": t.metadata.participant_id or "",
+            "group": t.metadata.group or "", "site": t.metadata.site or "", "code_id": c.code_id,
+            "code_label": code.label if code else "", "code_path": book.path(c.code_id) if code else "",
+            "quote": c.quote, "quote_start": c.start, "quote_end": c.end, "reviewer": c.reviewer or "",
+            "decision": c.decision.action.value if c.decision else "", "decision_time_utc": decided,
+            "note": (c.decision.note or "") if c.decision else "",
+            "suggested_code_id": "" if manual else c.suggestion.code_id,
+            "score": None if manual else c.suggestion.score, "grounding": c.suggestion.grounding.value,
+            "coder": c.run.coder, "model": c.run.model or "", "run_id": c.run.id, "suggestion_id": c.suggestion.id,
+        })
+    return rows

@@ -1,0 +1,167 @@
+"""Map character positions in a source's original text to positions in its normalized text.
+
+REFI-QDA selections count characters (code points) in the source's plain text as the QDA tool
+stored it; precode stores text normalized by `pipeline.ingest.decode.normalize_text` (CRLF/CR →
+LF, then Unicode NFC), and every offset in the project points into that. Both steps can shorten
+the text, so positions are carried through each: a CRLF pair becomes one LF, and a run of a base
+character and the marks that NFC composes with it becomes its composed form.
+
+A position that falls inside such a run (between a CR and its LF, or between an `e` and the
+combining accent NFC merges into `é`) has no exact counterpart. A selection's start is then moved
+back to the start of the run and its end forward to the end of the run, so the mapped span always
+covers everything the original span touched.
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from bisect import bisect_left, bisect_right
+from functools import lru_cache
+
+from pipeline.ingest.decode import normalize_text
+
+# Hangul jamo that compose with the syllable before them (Unicode §3.12): vowels and trailing consonants.
+_HANGUL_JOINERS = range(0x1161, 0x1176), range(0x11A8, 0x11C3)
+
+
+@lru_cache(maxsize=1)
+def _second_in_composition() -> frozenset[str]:
+    """Characters that NFC can merge into the character before them although they are starters."""
+    found = set()
+    for cp in range(sys.maxunicode + 1):
+        decomposition = unicodedata.decomposition(chr(cp))
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2:
+                found.add(chr(int(parts[1], 16)))
+    for block in _HANGUL_JOINERS:
+        found.update(chr(cp) for cp in block)
+    return frozenset(found)
+
+
+def _nfc_runs(text: str) -> list[tuple[int, int]]:
+    """Split `text` into runs that NFC normalizes independently.
+
+    A run starts at a character that nothing before it can change: a starter (combining class 0)
+    that is already in NFC and is not the second half of any canonical composition.
+    """
+    joiners = _second_in_composition()
+    bounds = [0]
+    for i in range(1, len(text)):
+        ch = text[i]
+        if unicodedata.combining(ch) == 0 and ch not in joiners and unicodedata.is_normalized("NFC", ch):
+            bounds.append(i)
+    bounds.append(len(text))
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _cut(run: tuple[int, int], cuts: list[int]) -> list[tuple[int, int]]:
+    """Split a run at the (sorted) cut positions strictly inside it."""
+    if run[1] - run[0] < 2:
+        return [run]
+    inner = cuts[bisect_right(cuts, run[0]):bisect_left(cuts, run[1])]
+    if not inner:
+        return [run]
+    points = [run[0], *inner, run[1]]
+    return list(zip(points[:-1], points[1:]))
+
+
+def _split_run(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split a run NFC changes at every inner position where it could be cut without changing the result."""
+    run = text[start:end]
+    whole = unicodedata.normalize("NFC", run)
+    if len(run) < 3 or len(whole) == len(run):
+        return [(start, end)]
+    cuts = [start] + [start + i for i in range(1, len(run))
+                      if unicodedata.normalize("NFC", run[:i]) + unicodedata.normalize("NFC", run[i:]) == whole]
+    return list(zip(cuts, [*cuts[1:], end]))
+
+
+class OffsetMap:
+    """Positions in an original text → positions in `normalize_text(original)`.
+
+    `start(p)` rounds a position inside a merged run down to the run's start, `end(p)` rounds it
+    up to the run's end; outside such runs both give the same, exact position.
+    """
+
+    def __init__(self, original: str):
+        self.original = original
+        self.normalized = normalize_text(original)
+        self.identity = self.normalized == original
+        if self.identity:
+            return
+        # Breakpoints where the two texts are aligned: (original position, normalized position).
+        # Between consecutive breakpoints the original run maps to the normalized run as a whole.
+        lf_text, lf_points = _newline_points(original)
+        if unicodedata.is_normalized("NFC", lf_text):
+            self._orig, self._norm = lf_points
+        else:
+            lf_orig, lf_norm = lf_points
+            newline_cuts = lf_norm  # sorted; around each LF that was a CR LF: a run must not straddle them
+            runs = [piece for run in _nfc_runs(lf_text) for cut in _cut(run, newline_cuts)
+                    for piece in _split_run(lf_text, *cut)]
+            orig, norm, pieces = [0], [0], []
+            for start, end in runs:
+                pieces.append(unicodedata.normalize("NFC", lf_text[start:end]))
+                orig.append(_to_original(lf_orig, lf_norm, end))
+                norm.append(norm[-1] + len(pieces[-1]))
+            if "".join(pieces) != self.normalized:  # runs must normalize independently
+                raise AssertionError("NFC runs do not reproduce the normalized text")
+            self._orig, self._norm = orig, norm
+
+    def start(self, position: int) -> int:
+        return self._map(position, round_up=False)
+
+    def end(self, position: int) -> int:
+        return self._map(position, round_up=True)
+
+    def _map(self, position: int, round_up: bool) -> int:
+        if not 0 <= position <= len(self.original):
+            raise ValueError(f"position {position} is outside the text (0–{len(self.original)})")
+        if self.identity:
+            return position
+        i = bisect_right(self._orig, position) - 1
+        if self._orig[i] == position:
+            return self._norm[i]
+        # Inside a run: a plain one-to-one run maps exactly, a shortened one rounds to its edges.
+        run_orig = self._orig[i + 1] - self._orig[i]
+        run_norm = self._norm[i + 1] - self._norm[i]
+        if run_orig == run_norm:
+            return self._norm[i] + position - self._orig[i]
+        return self._norm[i + 1] if round_up else self._norm[i]
+
+
+def _newline_points(original: str) -> tuple[str, tuple[list[int], list[int]]]:
+    """Text with CRLF/CR turned into LF, and aligned breakpoints around every CRLF pair."""
+    orig, norm = [0], [0]
+    removed = 0
+    pos = original.find("\r\n")
+    while pos != -1:
+        # Aligned before the pair and after it; the pair itself (2 → 1) is one run.
+        orig.extend([pos, pos + 2])
+        norm.extend([pos - removed, pos - removed + 1])
+        removed += 1
+        pos = original.find("\r\n", pos + 2)
+    orig.append(len(original))
+    norm.append(len(original) - removed)
+    lf_text = original.replace("\r\n", "\n").replace("\r", "\n")
+    return lf_text, _dedupe(orig, norm)
+
+
+def _dedupe(orig: list[int], norm: list[int]) -> tuple[list[int], list[int]]:
+    out_o, out_n = [], []
+    for o, n in zip(orig, norm):
+        if out_o and out_o[-1] == o:
+            continue
+        out_o.append(o)
+        out_n.append(n)
+    return out_o, out_n
+
+
+def _to_original(lf_orig: list[int], lf_norm: list[int], position: int) -> int:
+    """A position in the LF text back to the original (LF positions are always aligned points or inside 1:1 runs)."""
+    i = bisect_right(lf_norm, position) - 1
+    if lf_norm[i] == position:
+        return lf_orig[i]
+    return lf_orig[i] + position - lf_norm[i]

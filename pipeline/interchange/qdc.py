@@ -1,0 +1,243 @@
+"""REFI-QDA code trees: read and write `<Codes>` (in a .qdc codebook or a project), map them to precode ids.
+
+Precode codes go out with their label as the REFI code name, and definition, include/exclude
+rules, examples and precode id in the Description (see `refi.code_description`). Coming back, a
+code's id is found, in order: from its `precode-id:` line; in a codebook given by the user, by
+exact id, then by case-insensitive label; else it is made from the code's name path
+("Technology > Ease of use" → `technology.ease_of_use`) and reported as new.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from enum import StrEnum
+from pathlib import Path
+
+import yaml
+from lxml import etree
+from pydantic import BaseModel
+
+from pipeline.codebook import CODE_ID_PATTERN, MAX_DEPTH, Codebook, load_codebook, parse_codebook
+from pipeline.errors import PrecodeError
+from pipeline.interchange.atomic import atomic_output
+from pipeline.interchange.refi import (
+    CODEBOOK_NS, PALETTE, child_text, children, code_description, code_guid, describe, local, normalize_guid,
+    parse_code_description, parse_xml, slugify, sub,
+)
+
+_RGB = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
+
+
+class RefiCode(BaseModel):
+    """One `<Code>` of a REFI code tree, flattened in tree order."""
+
+    guid: str                  # normalized (lower case, no braces)
+    name: str
+    parent_guid: str | None = None
+    depth: int = 1
+    is_codable: bool = True
+    color: str | None = None
+    description: str = ""
+    line: int | None = None
+
+
+class Matched(StrEnum):
+    precode_id = "precode-id"
+    id = "id"
+    label = "label"
+    new = "new"
+
+
+class CodeMapping(BaseModel):
+    guid: str
+    name: str
+    path: str
+    code_id: str
+    matched: Matched
+
+
+def parse_code_tree(codes: etree._Element, where: str) -> list[RefiCode]:
+    """Flatten a `<Codes>` element; missing guid/name or a bad isCodable/color is an error naming the line."""
+    found: list[RefiCode] = []
+
+    def visit(element: etree._Element, parent: str | None, depth: int) -> None:
+        for code in children(element, "Code"):
+            guid, name = code.get("guid"), code.get("name")
+            if not guid or name is None or not name.strip():
+                missing = "guid" if not guid else "name"
+                raise PrecodeError(f"{describe(code, where)} has no '{missing}' attribute (required by REFI-QDA)",
+                                   hint="export the project again from the QDA software")
+            codable = (code.get("isCodable") or "true").strip().lower()
+            if codable not in ("true", "false", "1", "0"):
+                raise PrecodeError(f"{describe(code, where)}: isCodable must be true or false, not '{codable}'")
+            color = code.get("color")
+            found.append(RefiCode(
+                guid=normalize_guid(guid), name=name.strip(), parent_guid=parent, depth=depth,
+                is_codable=codable in ("true", "1"), color=color if color and _RGB.match(color) else None,
+                description=child_text(code, "Description") or "", line=code.sourceline,
+            ))
+            visit(code, normalize_guid(guid), depth + 1)
+
+    visit(codes, None, 1)
+    return found
+
+
+def name_path(codes: list[RefiCode], guid: str, sep: str = " > ") -> str:
+    by_guid = {c.guid: c for c in codes}
+    names, node = [], by_guid.get(guid)
+    while node is not None:
+        names.append(node.name)
+        node = by_guid.get(node.parent_guid) if node.parent_guid else None
+    return sep.join(reversed(names))
+
+
+def assign_code_ids(codes: list[RefiCode], codebook: Codebook | None = None) -> dict[str, CodeMapping]:
+    """guid → the precode code id each REFI code maps to, and how it was found."""
+    by_label: dict[str, list[str]] = defaultdict(list)
+    if codebook is not None:
+        for code in codebook.codes:
+            by_label[code.label.casefold()].append(code.id)
+    out: dict[str, CodeMapping] = {}
+    taken: set[str] = set()
+    for code in codes:  # tree order: a parent is mapped before its children
+        parent_id = out[code.parent_guid].code_id if code.parent_guid in out else None
+        precode_id = parse_code_description(code.description)["precode_id"]
+        if precode_id and CODE_ID_PATTERN.match(precode_id):
+            code_id, how = precode_id, Matched.precode_id
+        elif codebook is not None and code.name in codebook.by_id:
+            code_id, how = code.name, Matched.id
+        elif codebook is not None and by_label.get(code.name.casefold()):
+            candidates = by_label[code.name.casefold()]
+            same_parent = [c for c in candidates if codebook.by_id[c].parent == parent_id]
+            code_id, how = (same_parent or candidates)[0], Matched.label
+        else:
+            base = f"{parent_id}.{slugify(code.name)}" if parent_id else slugify(code.name)
+            code_id, n = base, 2
+            while code_id in taken:
+                code_id, n = f"{base}_{n}", n + 1
+            how = Matched.new
+        taken.add(code_id)
+        out[code.guid] = CodeMapping(guid=code.guid, name=code.name, path=name_path(codes, code.guid),
+                                     code_id=code_id, matched=how)
+    return out
+
+
+def code_colors(codebook: Codebook, known: dict[str, str] | None = None) -> dict[str, str]:
+    """A colour per code: one imported from QDA software if known, else its top-level code's palette colour."""
+    known = known or {}
+    colors: dict[str, str] = {}
+    tops = [c.id for c in codebook.codes if c.parent is None]
+    for code in codebook.codes:
+        top = (codebook.ancestors(code.id) or [code])[0].id
+        colors[code.id] = known.get(code.id) or PALETTE[tops.index(top) % len(PALETTE)]
+    return colors
+
+
+def add_codes(parent: etree._Element, ns: str, codebook: Codebook, colors: dict[str, str]) -> etree._Element:
+    """Append `<Codes>` with the codebook's tree (nested Code elements) to `parent`."""
+    codes_el = sub(parent, ns, "Codes")
+    elements: dict[str | None, etree._Element] = {None: codes_el}
+    for code in codebook.codes:  # tree order: parents first
+        element = sub(elements[code.parent], ns, "Code", guid=code_guid(codebook.id, code.id), name=code.label,
+                      isCodable="true", color=colors.get(code.id))
+        sub(element, ns, "Description",
+            code_description(code.definition, code.include, code.exclude, code.examples, code.id))
+        elements[code.id] = element
+    return codes_el
+
+
+def qdc_bytes(codebook: Codebook, origin: str) -> bytes:
+    root = etree.Element(f"{{{CODEBOOK_NS}}}CodeBook", nsmap={None: CODEBOOK_NS})
+    root.set("origin", origin)
+    add_codes(root, CODEBOOK_NS, codebook, code_colors(codebook))
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+def write_qdc(codebook: Codebook, out: Path, origin: str) -> None:
+    with atomic_output(out) as tmp:
+        tmp.write_bytes(qdc_bytes(codebook, origin))
+
+
+def read_qdc(path: Path) -> tuple[list[RefiCode], str]:
+    """The code tree of a .qdc file and its origin attribute."""
+    if not path.is_file():
+        raise PrecodeError("codebook file not found", path=str(path))
+    root = parse_xml(path.read_bytes(), path.name)
+    if local(root) != "CodeBook":
+        raise PrecodeError(f"not a REFI-QDA codebook: the root element is <{local(root)}>, not <CodeBook>",
+                           path=str(path), hint="a .qdc file holds <CodeBook xmlns=\"urn:QDA-XML:codebook:1.0\">")
+    codes_el = children(root, "Codes")
+    if not codes_el:
+        raise PrecodeError("the codebook has no <Codes> element", path=str(path))
+    return parse_code_tree(codes_el[0], path.name), root.get("origin") or ""
+
+
+def codebook_document(codes: list[RefiCode], mapping: dict[str, CodeMapping], *, codebook_id: str, name: str,
+                      version: str, levels: list[str] | None, description: str) -> dict:
+    """A precode YAML codebook (as a dict) from a REFI code tree; fields the tree lacks stay empty.
+
+    REFI codes carry only a name and a description, so a foreign codebook comes out with its
+    description as the definition and empty include/exclude/examples for the researcher to fill in.
+    """
+    depth = max((c.depth for c in codes), default=1)
+    if depth > MAX_DEPTH:
+        deepest = max(codes, key=lambda c: c.depth)
+        raise PrecodeError(
+            f"the code tree is {depth} levels deep (e.g. '{name_path(codes, deepest.guid)}'); precode codebooks "
+            f"have at most {MAX_DEPTH}", hint="flatten the deepest codes in the QDA software, then export again")
+    levels = levels or [f"level{i}" for i in range(1, depth + 1)]
+    if len(levels) < depth:
+        raise PrecodeError(f"--levels names {len(levels)} level(s) but the code tree is {depth} deep")
+    entries = []
+    for code in codes:
+        fields = parse_code_description(code.description)
+        entry = {"id": mapping[code.guid].code_id, "label": code.name}
+        if code.parent_guid:
+            entry["parent"] = mapping[code.parent_guid].code_id
+        entry.update(definition=fields["definition"], include=fields["include"], exclude=fields["exclude"],
+                     examples=fields["examples"])
+        entries.append(entry)
+    return {"schema_version": 1, "id": codebook_id, "name": name, "version": version, "description": description,
+            "levels": levels, "references": [], "codes": entries}
+
+
+def codebook_yaml(document: dict) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_codebook_yaml(document: dict, out: Path) -> list[str]:
+    """Write a YAML codebook atomically; return the problems `precode codebook validate` will report."""
+    with atomic_output(out) as tmp:
+        tmp.write_text(codebook_yaml(document), encoding="utf-8")
+    return codebook_problems(document, str(out))
+
+
+def codebook_problems(document: dict, source: str) -> list[str]:
+    try:
+        parse_codebook(document, source=source)
+    except PrecodeError as exc:
+        return [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+    return []
+
+
+def convert_codebook(source: str, dest: Path, *, origin: str, codebook_id: str | None = None,
+                     name: str | None = None, version: str | None = None,
+                     levels: list[str] | None = None) -> list[str]:
+    """YAML (or nasss/qif) → .qdc, or .qdc → YAML. Returns problems left in a converted YAML draft."""
+    src_qdc = source.lower().endswith(".qdc")
+    dest_qdc = dest.suffix.lower() == ".qdc"
+    if src_qdc == dest_qdc or (not dest_qdc and dest.suffix.lower() not in (".yaml", ".yml")):
+        raise PrecodeError(f"cannot convert '{source}' to '{dest.name}'",
+                           hint="convert a YAML codebook (or nasss / qif) to FILE.qdc, or a .qdc to FILE.yaml")
+    if dest_qdc:
+        write_qdc(load_codebook(source), dest, origin)
+        return []
+    path = Path(source)
+    codes, qdc_origin = read_qdc(path)
+    document = codebook_document(
+        codes, assign_code_ids(codes), codebook_id=codebook_id or slugify(path.stem), name=name or path.stem,
+        version=version or "1.0", levels=levels,
+        description=f"Converted from the REFI-QDA codebook {path.name}" + (f" ({qdc_origin})." if qdc_origin else "."),
+    )
+    return write_codebook_yaml(document, dest)
