@@ -1,0 +1,158 @@
+"""The review web app: a JSON API over ReviewSession plus the static page, all behind a token.
+
+Every request must carry the session's token, in the `X-Precode-Token` header or in the cookie
+that opening the printed URL (`/?token=…`) sets: no token is 401, a wrong one 403. The cookie is
+HttpOnly and SameSite=Strict and its name carries the port, so two review servers (two reviewers)
+in one browser do not overwrite each other's. Calls into the session are serialised by a lock:
+one SQLite connection, one request at a time, each a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Callable
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from pipeline.errors import PrecodeError
+from pipeline.review.errors import Conflict, NotFound
+from pipeline.review.models import (
+    AdoptIn, AdoptResult, BulkIn, BulkPreview, DecisionIn, DismissIn, Item, MissedIn, Progress, ProposalView,
+    QueueFilter, QueueView, SegmentCode, SessionInfo, UndoResult,
+)
+from pipeline.review.service import ReviewSession
+
+TOKEN_HEADER = "x-precode-token"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("pipeline.review").joinpath("static")))
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def cookie_name(port: int) -> str:
+    return f"precode_review_{port}"
+
+
+def create_app(session: ReviewSession, token: str, port: int) -> FastAPI:
+    """The app for one review session; `port` only names the cookie."""
+    app = FastAPI(title="precode review", docs_url=None, redoc_url=None, openapi_url=None)
+    lock = threading.Lock()
+    cookie = cookie_name(port)
+
+    def locked(call: Callable[[], Any]) -> Any:
+        with lock:
+            return call()
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):
+        offered = request.query_params.get("token") if request.url.path == "/" else None
+        if offered is not None:  # opening the printed URL: trade the token for a cookie, drop it from the URL
+            if not secrets.compare_digest(offered.encode(), token.encode()):
+                return _denied(request, 403)
+            response = RedirectResponse("/", status_code=303)
+            response.set_cookie(cookie, token, httponly=True, samesite="strict")
+            return _secure(response)
+        supplied = request.headers.get(TOKEN_HEADER) or request.cookies.get(cookie)
+        if not supplied:
+            return _denied(request, 401)
+        if not secrets.compare_digest(supplied.encode(), token.encode()):
+            return _denied(request, 403)
+        return _secure(await call_next(request))
+
+    @app.exception_handler(PrecodeError)
+    async def user_error(request: Request, exc: PrecodeError):
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+        return _secure(JSONResponse({"error": str(exc)}, status_code=status))
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(static_dir() / "index.html", media_type="text/html")
+
+    @app.get("/api/session")
+    def session_info() -> SessionInfo:
+        return locked(session.info)
+
+    @app.get("/api/queue")
+    def queue(f: Annotated[QueueFilter, Query()], after: str | None = None,
+              backwards: bool = False) -> QueueView:
+        return locked(lambda: session.queue(f, after, backwards))
+
+    @app.get("/api/queue/locate/{suggestion_id}")
+    def locate(suggestion_id: str, f: Annotated[QueueFilter, Query()]) -> QueueView:
+        return locked(lambda: session.locate(f, suggestion_id))
+
+    @app.get("/api/items/{suggestion_id}")
+    def item(suggestion_id: str) -> Item:
+        return locked(lambda: session.item(suggestion_id))
+
+    @app.post("/api/items/{suggestion_id}/decisions")
+    def decide(suggestion_id: str, decision: DecisionIn) -> Item:
+        return locked(lambda: session.decide(suggestion_id, decision))
+
+    @app.post("/api/items/{suggestion_id}/undo")
+    def undo_item(suggestion_id: str) -> UndoResult:
+        return locked(lambda: session.undo(suggestion_id))
+
+    @app.post("/api/undo")
+    def undo_last() -> UndoResult:
+        return locked(session.undo)
+
+    @app.post("/api/missed")
+    def missed(request: MissedIn) -> SegmentCode:
+        return locked(lambda: session.add_missed(request))
+
+    @app.get("/api/bulk")
+    def bulk_preview(f: Annotated[QueueFilter, Query()]) -> BulkPreview:
+        return locked(lambda: session.bulk_preview(f))
+
+    @app.post("/api/bulk")
+    def bulk(request: BulkIn) -> dict[str, int]:
+        return {"recorded": locked(lambda: session.bulk(request))}
+
+    @app.get("/api/progress")
+    def progress(reviewer: str | None = None) -> Progress:
+        return locked(lambda: session.progress(reviewer or None))
+
+    @app.get("/api/proposals")
+    def proposals(state: str | None = None) -> list[ProposalView]:
+        return locked(lambda: session.proposals(state))
+
+    @app.post("/api/proposals/{proposal_id}/adopt")
+    def adopt(proposal_id: str, form: AdoptIn) -> AdoptResult:
+        return locked(lambda: session.adopt(proposal_id, form))
+
+    @app.post("/api/proposals/{proposal_id}/dismiss")
+    def dismiss(proposal_id: str, form: DismissIn | None = None) -> ProposalView:
+        return locked(lambda: session.dismiss(proposal_id, form.note if form else None))
+
+    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+    return app
+
+
+def _secure(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _denied(request: Request, status: int) -> Response:
+    message = ("this review server needs its access token: open the URL that 'precode review' printed"
+               if status == 401 else "wrong access token: open the URL that 'precode review' printed")
+    if request.url.path.startswith("/api/"):
+        return _secure(JSONResponse({"error": message}, status_code=status))
+    return _secure(PlainTextResponse(message + "\n", status_code=status))

@@ -1,0 +1,62 @@
+"""`precode review`: start the local review web app (or the terminal review with --tui)."""
+
+from __future__ import annotations
+
+import threading
+import webbrowser
+from typing import Annotated, Optional
+
+import typer
+
+from pipeline.cli import ProjectOption, console, err
+from pipeline.project import find_project
+from pipeline.review.server import LOOPBACK, bind_socket, browser_available, is_loopback_host, review_url, serve
+from pipeline.review.service import ReviewSession
+
+
+def review(
+    run: Annotated[Optional[str], typer.Option(
+        help="Run id or unique prefix (default: the latest completed run).")] = None,
+    reviewer: Annotated[Optional[str], typer.Option(
+        help="Your name, recorded with every decision (default: your login name).")] = None,
+    host: Annotated[str, typer.Option(
+        help="Address to listen on. The default lets only this machine connect; any other lets other machines "
+             "connect too (each still needs the token).")] = LOOPBACK,
+    port: Annotated[int, typer.Option(help="Port to listen on (default: a free one).", min=0, max=65535)] = 0,
+    no_browser: Annotated[bool, typer.Option(
+        "--no-browser", help="Do not open a browser; just print the URL.")] = False,
+    tui: Annotated[bool, typer.Option("--tui", help="Review in this terminal instead (no browser needed).")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Review a run's suggestions: accept, reject or correct each; every decision is saved at once."""
+    session = ReviewSession.open(find_project(project), run, reviewer)
+    progress = session.progress()
+    r = session.run
+    console.print(f"Reviewing run [bold]{r.id}[/] ({r.coder}{', ' + r.model if r.model else ''}; "
+                  f"{session.codebook.id} {session.codebook.version}, level {r.level or 'any'}) as "
+                  f"[bold]{session.reviewer}[/]: {progress.reviewed} of {progress.total} suggestions reviewed.",
+                  highlight=False)
+    if tui:
+        from pipeline.review.tui import Tui
+
+        Tui(session, console).run()
+        return
+    from pipeline.review.app import create_app, new_token
+
+    sock = bind_socket(host, port)
+    token = new_token()
+    url = review_url(sock, token)
+    app = create_app(session, token, sock.getsockname()[1])
+    console.print(f"Open [bold]{url}[/]", soft_wrap=True, highlight=False)
+    if not is_loopback_host(host):
+        err.print(f"[yellow]Listening on {host}: other machines can connect (over plain HTTP). The token in the URL "
+                  "is the password; share it only with people who may review as "
+                  f"{session.reviewer}.[/]", highlight=False)
+    if not no_browser and browser_available():
+        threading.Timer(0.3, webbrowser.open, [url]).start()
+        console.print("Opened in your browser.")
+    console.print("Every decision is saved the moment it is made. Press Ctrl-C to stop.")
+    try:
+        serve(app, sock)
+    finally:
+        sock.close()

@@ -1,0 +1,290 @@
+"""Pydantic models for the review service: what the web app and the TUI send and receive."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from pipeline.models import Grounding
+
+# Reasons a reviewer can pick when rejecting (stored as the key; free text goes in the note).
+REJECT_REASONS: dict[str, str] = {
+    "not_supported": "The quote does not support this code",
+    "exclusion_rule": "An exclusion rule of the code applies",
+    "wrong_level": "Right area, wrong level of the tree",
+    "too_vague": "Too vague or too short to code",
+    "other": "Other (say why in the note)",
+}
+
+ANYONE = "*"  # reviewer scope meaning "the latest decision of any reviewer"
+MAX_NOTE = 2000
+
+
+class Status(StrEnum):
+    pending = "pending"
+    reviewed = "reviewed"
+    accepted = "accepted"
+    changed = "changed"
+    rejected = "rejected"
+    all = "all"
+
+
+class Order(StrEnum):
+    position = "position"        # transcript by transcript, in reading order
+    uncertainty = "uncertainty"  # lowest score (confidence or similarity) first
+
+
+class QueueFilter(BaseModel):
+    """Which suggestions of the run the queue walks through, and in what order."""
+
+    transcript: str | None = Field(None, description="transcript id")
+    code: str | None = Field(None, description="code id; codes below it in the tree match too")
+    status: Status = Status.pending
+    min_score: float | None = None
+    max_score: float | None = None
+    grounding: Grounding | None = None
+    reviewer: str | None = Field(None, description="whose decisions define the status: None = me, '*' = anyone")
+    order: Order = Order.position
+
+    @field_validator("transcript", "code", "min_score", "max_score", "grounding", "reviewer", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value):
+        """A form's empty field means 'no filter'."""
+        return None if value == "" else value
+
+
+class CodeInfo(BaseModel):
+    id: str
+    label: str
+    path: str
+    level: str
+    depth: int
+    definition: str
+    include: list[str]
+    exclude: list[str]
+    examples: list[str]
+
+
+class TranscriptInfo(BaseModel):
+    id: str
+    name: str
+    version: int
+    participant: str | None = None
+    group: str | None = None
+    site: str | None = None
+
+
+class SegmentInfo(BaseModel):
+    id: str
+    index: int
+    start: int
+    end: int
+    speaker: str
+    text: str
+
+
+class ContextInfo(BaseModel):
+    """The interviewer's question before the segment."""
+
+    speaker: str
+    start: int
+    end: int
+    text: str
+
+
+class DecisionView(BaseModel):
+    id: int
+    action: str
+    outcome: str | None = None
+    reviewer: str
+    code_id: str | None = None
+    quote_start: int | None = None
+    quote_end: int | None = None
+    reason: str | None = None
+    note: str | None = None
+    at: datetime
+
+
+class SegmentCode(BaseModel):
+    """Another code on the same segment: from the run under review, or added by this reviewer."""
+
+    suggestion_id: str
+    code_id: str
+    label: str
+    added_by_reviewer: bool
+    quote_start: int | None
+    quote_end: int | None
+    outcome: str | None = None
+
+
+class Item(BaseModel):
+    """Everything the review screen shows for one suggestion."""
+
+    id: str
+    run_id: str
+    position: int | None
+    transcript: TranscriptInfo
+    segment: SegmentInfo
+    context: ContextInfo | None
+    code: CodeInfo
+    quote: str
+    quote_start: int | None
+    quote_end: int | None
+    grounding: Grounding
+    score: float
+    score_kind: Literal["confidence", "similarity", "manual"]
+    rationale: str | None
+    coder: str
+    model: str | None
+    mine: DecisionView | None = Field(None, description="this reviewer's standing decision")
+    effective_code: CodeInfo | None = Field(None, description="the code after this reviewer's change, if changed")
+    effective_start: int | None = None
+    effective_end: int | None = None
+    others_on_segment: list[SegmentCode] = Field(default_factory=list)
+
+
+class QueueView(BaseModel):
+    item: Item | None
+    index: int | None = Field(None, description="1-based place of the item among the filtered suggestions")
+    total: int
+    wrapped: bool = False
+    theirs: DecisionView | None = Field(
+        None, description="when the filter looks at another reviewer's (or anyone's) decisions: that decision")
+
+
+class DecisionIn(BaseModel):
+    action: Literal["accept", "reject", "edit"]
+    reason: str | None = None
+    note: str | None = Field(None, max_length=MAX_NOTE)
+    code_id: str | None = None
+    quote_start: int | None = None
+    quote_end: int | None = None
+
+
+class MissedIn(BaseModel):
+    """A code the machine missed: on a span of a segment (the whole segment when no span)."""
+
+    segment_id: str
+    code_id: str
+    quote_start: int | None = None
+    quote_end: int | None = None
+    note: str | None = Field(None, max_length=MAX_NOTE)
+
+
+class UndoResult(BaseModel):
+    suggestion_id: str
+    undone: DecisionView
+    in_queue: bool = Field(description="False for a code the reviewer had added by hand")
+    item: Item | None = Field(None, description="the suggestion as it now stands, when it is in the queue")
+
+
+class BulkIn(BaseModel):
+    filter: QueueFilter
+    action: Literal["accept", "reject"]
+    expected: int = Field(description="how many the reviewer confirmed; refused if the filtered set changed")
+    reason: str | None = None
+    note: str | None = Field(None, max_length=MAX_NOTE)
+
+
+class BulkPreview(BaseModel):
+    count: int
+    already_decided: int
+
+
+class CodePrecision(BaseModel):
+    """Machine precision for one code: accepted / reviewed, with a Wilson 95% interval."""
+
+    code_id: str
+    label: str
+    path: str
+    suggested: int
+    reviewed: int
+    accepted: int
+    changed: int
+    rejected: int
+    added: int = Field(0, description="codings reviewers added that the machine missed")
+    precision: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+class Progress(BaseModel):
+    scope: str = Field(description="the reviewer whose decisions count, or '*' for the latest of anyone's")
+    total: int
+    reviewed: int
+    remaining: int
+    overall: CodePrecision
+    per_code: list[CodePrecision]
+
+
+class RunInfo(BaseModel):
+    id: str
+    coder: str
+    model: str | None
+    codebook_id: str
+    codebook_name: str
+    codebook_version: str
+    level: str | None
+    status: str
+    started_at: datetime
+    suggestions: int
+
+
+class SessionInfo(BaseModel):
+    run: RunInfo
+    reviewer: str
+    reviewers: list[str]
+    score_kind: str
+    codes: list[CodeInfo]
+    transcripts: list[TranscriptInfo]
+    reasons: dict[str, str]
+    proposals_open: int
+
+
+class ProposalView(BaseModel):
+    id: str
+    run_id: str
+    label: str
+    definition: str
+    parent_code_id: str | None
+    parent_path: str | None
+    quote: str
+    quote_start: int | None
+    quote_end: int | None
+    grounding: Grounding
+    rationale: str | None
+    transcript: TranscriptInfo
+    segment: SegmentInfo
+    context: ContextInfo | None
+    suggested_code_id: str = Field(description="a free code id derived from the label, under the parent")
+    state: Literal["open", "adopted", "dismissed"]
+    decided_by: str | None = None
+    new_code_id: str | None = None
+    note: str | None = None
+
+
+class AdoptIn(BaseModel):
+    """The code to add, as the reviewer finalised it from the proposal."""
+
+    code_id: str
+    label: str
+    definition: str
+    parent: str | None = None
+    include: list[str]
+    exclude: list[str]
+    examples: list[str]
+    note: str | None = Field(None, max_length=MAX_NOTE)
+
+
+class AdoptResult(BaseModel):
+    code_id: str
+    codebook_hash: str
+    codebook_version: str
+    path: str
+
+
+class DismissIn(BaseModel):
+    note: str | None = Field(None, max_length=MAX_NOTE)

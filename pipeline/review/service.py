@@ -1,0 +1,329 @@
+"""The review service: one reviewer working through one run. Both front ends (web, TUI) call this.
+
+Every decision is appended to `decisions` in its own transaction the moment it is made, so a
+closed browser or a killed server loses nothing already decided. Edits always carry the complete
+corrected coding (code and span), so the latest edit alone says what the reviewer settled on.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import re
+import sqlite3
+from dataclasses import dataclass, field
+
+from pipeline.codebook import Codebook
+from pipeline.decisions import Action, Decision, record_decision
+from pipeline.errors import PrecodeError
+from pipeline.models import Grounding, Run, Suggestion
+from pipeline.project import Project
+from pipeline.review import proposals
+from pipeline.review.errors import Conflict, NotFound
+from pipeline.review.items import MANUAL_CODER, code_info, load_item, scope_decision, score_kind, standing
+from pipeline.review.models import (
+    REJECT_REASONS, AdoptIn, AdoptResult, BulkIn, BulkPreview, DecisionIn, DecisionView, Item, MissedIn, Progress,
+    ProposalView, QueueFilter, QueueView, RunInfo, SegmentCode, SessionInfo, TranscriptInfo, UndoResult,
+)
+from pipeline.review.progress import progress
+from pipeline.review.queue import QueueIndex, ensure_queue
+
+REVIEWER_PATTERN = re.compile(r"^\w[\w .@'-]{0,63}$")
+
+
+def default_reviewer() -> str:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment (some containers)
+        return "reviewer"
+    return name if REVIEWER_PATTERN.match(name) else "reviewer"
+
+
+def check_reviewer(name: str) -> str:
+    name = name.strip()
+    if not REVIEWER_PATTERN.match(name):
+        raise PrecodeError(f"reviewer name '{name}' is not usable",
+                           hint="use 1-64 letters, digits, spaces or . _ - @ ' starting with a letter or digit")
+    return name
+
+
+def manual_suggestion_id(run_id: str, segment_id: str, code_id: str) -> str:
+    """Same scheme as the coders: one suggestion per run, segment and code."""
+    return hashlib.sha256(f"{run_id}:{segment_id}:{code_id}".encode()).hexdigest()[:16]
+
+
+@dataclass
+class ReviewSession:
+    """A reviewer reviewing a run; not thread-safe (the web app serialises calls with a lock)."""
+
+    project: Project
+    run: Run
+    reviewer: str
+    codebook: Codebook
+    _manual_run_id: str | None = field(default=None, repr=False)
+    _index: QueueIndex | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, project: Project, run_id: str | None = None, reviewer: str | None = None) -> "ReviewSession":
+        run = project.db.run(run_id)
+        # WAL + synchronous=NORMAL already survives a killed process; FULL also survives a power cut,
+        # for a fraction of a millisecond per decision (see docs/benchmarks/review.md)
+        project.db.conn.execute("PRAGMA synchronous=FULL")
+        session = cls(project, run, check_reviewer(reviewer or default_reviewer()),
+                      project.db.codebook(run.codebook_hash))
+        ensure_queue(project.db, run.id)
+        session._manual_run_id = session._find_manual_run(project.db.conn)
+        session._queue().statuses(project.db.conn, session.reviewer)  # load now, not on the first keystroke
+        return session
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.project.db.conn
+
+    # -- what there is ----------------------------------------------------------------------------
+    def info(self) -> SessionInfo:
+        total = ensure_queue(self.project.db, self.run.id)
+        reviewers = {name for (name,) in self.conn.execute("SELECT reviewer FROM decisions GROUP BY reviewer")
+                     if self.conn.execute(  # one decision of theirs in this run is enough: stops at the first
+                         "SELECT 1 FROM decisions d JOIN suggestions s ON s.id = d.suggestion_id"
+                         " WHERE d.reviewer = ? AND s.run_id = ? LIMIT 1", (name, self.run.id)).fetchone()}
+        ids = self._queue().transcripts
+        transcripts = [
+            TranscriptInfo(id=r["id"], name=r["name"], version=r["version"])
+            for r in self.conn.execute(
+                f"SELECT id, name, version FROM transcripts WHERE id IN ({','.join('?' * len(ids))})"
+                " ORDER BY name, version", ids)
+        ]
+        run = self.run
+        return SessionInfo(
+            run=RunInfo(id=run.id, coder=run.coder, model=run.model, codebook_id=self.codebook.id,
+                        codebook_name=self.codebook.name, codebook_version=self.codebook.version, level=run.level,
+                        status=run.status.value, started_at=run.started_at, suggestions=total),
+            reviewer=self.reviewer, reviewers=sorted(reviewers | {self.reviewer}), score_kind=score_kind(run.coder),
+            codes=[code_info(self.codebook, c) for c in self.codebook.codes], transcripts=transcripts,
+            reasons=REJECT_REASONS, proposals_open=proposals.count_open(self.conn, run.id),
+        )
+
+    def item(self, suggestion_id: str) -> Item:
+        return load_item(self.conn, suggestion_id, self.run, self.codebook, self.reviewer, self._manual_run_id)
+
+    def _queue(self) -> QueueIndex:
+        """The run's queue in memory, rebuilt when a run that is still being coded has grown."""
+        if self._index is None or (self.run.status.value == "running"
+                                   and ensure_queue(self.project.db, self.run.id) != len(self._index)):
+            self._index = QueueIndex(self.conn, self.run.id)
+        return self._index
+
+    def _matching(self, queue_filter: QueueFilter):
+        queue = self._queue()
+        return queue, queue.matches(self.conn, queue_filter, self.reviewer, self.codebook)
+
+    def queue(self, queue_filter: QueueFilter, after: str | None = None, backwards: bool = False) -> QueueView:
+        """The next (or previous) matching suggestion after `after` (the first when None)."""
+        queue, keep = self._matching(queue_filter)
+        suggestion_id, wrapped = queue.neighbour(keep, queue_filter.order, after, backwards)
+        if suggestion_id is None:
+            return QueueView(item=None, total=0)
+        index, total = queue.place(keep, queue_filter.order, suggestion_id)
+        return QueueView(item=self.item(suggestion_id), index=index, total=total, wrapped=wrapped,
+                         theirs=self._theirs(queue_filter, suggestion_id))
+
+    def locate(self, queue_filter: QueueFilter, suggestion_id: str) -> QueueView:
+        """A given suggestion with its place in the filtered queue (None when it does not match)."""
+        queue, keep = self._matching(queue_filter)
+        index, total = queue.place(keep, queue_filter.order, suggestion_id)
+        return QueueView(item=self.item(suggestion_id), index=index, total=total,
+                         theirs=self._theirs(queue_filter, suggestion_id))
+
+    def _theirs(self, queue_filter: QueueFilter, suggestion_id: str) -> DecisionView | None:
+        """The decision of the scope the filter looks at, when that is not this reviewer (adjudication)."""
+        if queue_filter.reviewer in (None, self.reviewer):
+            return None
+        return scope_decision(self.conn, queue_filter.reviewer, suggestion_id)
+
+    # -- decisions --------------------------------------------------------------------------------
+    def _suggestion(self, conn: sqlite3.Connection, suggestion_id: str) -> sqlite3.Row:
+        row = conn.execute(
+            'SELECT s.*, g.start AS seg_start, g."end" AS seg_end, g.text AS seg_text FROM suggestions s'
+            " JOIN segments g ON g.id = s.segment_id WHERE s.id = ?", (suggestion_id,),
+        ).fetchone()
+        if row is None or row["run_id"] not in (self.run.id, self._manual_run_id):
+            raise NotFound(f"no suggestion '{suggestion_id}' in run {self.run.id}")
+        return row
+
+    def _check_code(self, code_id: str) -> str:
+        if code_id not in self.codebook.by_id:
+            raise PrecodeError(f"field 'code_id': no code '{code_id}' in codebook '{self.codebook.id}'",
+                               hint="pick a code from the codebook")
+        return code_id
+
+    @staticmethod
+    def _span(seg_start: int, seg_end: int, seg_text: str, start: int, end: int) -> tuple[int, int]:
+        """A quote span inside the segment, trimmed of surrounding whitespace."""
+        if not (seg_start <= start < end <= seg_end):
+            raise PrecodeError(f"fields 'quote_start'/'quote_end': span {start}-{end} is not inside the segment "
+                               f"({seg_start}-{seg_end})", hint="select text inside the passage")
+        piece = seg_text[start - seg_start:end - seg_start]
+        if not piece.strip():
+            raise PrecodeError("fields 'quote_start'/'quote_end': the selected span is only whitespace",
+                               hint="select some words of the passage")
+        start += len(piece) - len(piece.lstrip())
+        end -= len(piece) - len(piece.rstrip())
+        return start, end
+
+    def decide(self, suggestion_id: str, decision: DecisionIn) -> Item:
+        """Record accept, reject or edit (a changed code and/or quote span) for this reviewer."""
+        action = Action(decision.action)
+        with self.project.db.transaction() as conn:
+            row = self._suggestion(conn, suggestion_id)
+            code_id = quote_start = quote_end = reason = None
+            if action is Action.reject:
+                if decision.reason is not None and decision.reason not in REJECT_REASONS:
+                    raise PrecodeError(f"field 'reason': unknown reason '{decision.reason}'",
+                                       hint=f"use one of: {', '.join(REJECT_REASONS)}")
+                reason = decision.reason
+            elif action is Action.edit:
+                mine = standing(conn, self.reviewer, suggestion_id)
+                current = mine if mine and mine.action == "edit" else None
+                code_id = self._check_code(decision.code_id or (current.code_id if current else None) or row["code_id"])
+                if decision.quote_start is not None or decision.quote_end is not None:
+                    if decision.quote_start is None or decision.quote_end is None:
+                        raise PrecodeError("fields 'quote_start'/'quote_end': give both ends of the span")
+                    quote_start, quote_end = self._span(row["seg_start"], row["seg_end"], row["seg_text"],
+                                                        decision.quote_start, decision.quote_end)
+                elif current is not None:
+                    quote_start, quote_end = current.quote_start, current.quote_end
+                else:
+                    quote_start, quote_end = row["quote_start"], row["quote_end"]
+                if (code_id, quote_start, quote_end) == (row["code_id"], row["quote_start"], row["quote_end"]):
+                    action, code_id, quote_start, quote_end = Action.accept, None, None, None  # nothing changed
+            record_decision(conn, Decision(
+                suggestion_id=suggestion_id, reviewer=self.reviewer, action=action, code_id=code_id,
+                quote_start=quote_start, quote_end=quote_end, reason=reason, note=(decision.note or "").strip() or None,
+            ))
+        return self.item(suggestion_id)
+
+    def undo(self, suggestion_id: str | None = None) -> UndoResult:
+        """Withdraw this reviewer's decision on a suggestion, or their latest decision in this run."""
+        with self.project.db.transaction() as conn:
+            if suggestion_id is None:
+                row = conn.execute(
+                    "SELECT r.suggestion_id FROM review_state r JOIN suggestions s ON s.id = r.suggestion_id"
+                    " WHERE r.reviewer = ? AND s.run_id IN (?, ?) ORDER BY r.decision_id DESC LIMIT 1",
+                    (self.reviewer, self.run.id, self._manual_run_id),
+                ).fetchone()
+                if row is None:
+                    raise Conflict(f"{self.reviewer} has no decision in run {self.run.id} to undo")
+                suggestion_id = row[0]
+            row = self._suggestion(conn, suggestion_id)
+            mine = standing(conn, self.reviewer, suggestion_id)
+            if mine is None:
+                raise Conflict(f"{self.reviewer} has no decision on suggestion '{suggestion_id}' to undo")
+            record_decision(conn, Decision(suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action.undo))
+        in_queue = row["run_id"] == self.run.id
+        return UndoResult(suggestion_id=suggestion_id, undone=mine, in_queue=in_queue,
+                          item=self.item(suggestion_id) if in_queue else None)
+
+    # -- codes the machine missed -----------------------------------------------------------------
+    def _find_manual_run(self, conn: sqlite3.Connection) -> str | None:
+        row = conn.execute(
+            "SELECT id FROM runs WHERE coder = ? AND model = ? AND codebook_hash = ? AND status = 'running'"
+            " ORDER BY started_at, rowid LIMIT 1", (MANUAL_CODER, self.reviewer, self.run.codebook_hash),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _manual_run(self, conn: sqlite3.Connection) -> str:
+        """This reviewer's run for hand-added codes with this codebook, created on first use."""
+        run_id = self._find_manual_run(conn)
+        if run_id is None:
+            from pipeline.coding import new_run_id
+
+            run_id = new_run_id()
+            self.project.db.start_run(Run(
+                id=run_id, coder=MANUAL_CODER, model=self.reviewer, params={"added_while_reviewing": self.run.id},
+                codebook_id=self.codebook.id, codebook_hash=self.run.codebook_hash,
+            ))
+        self._manual_run_id = run_id
+        return run_id
+
+    def add_missed(self, missed: MissedIn) -> SegmentCode:
+        """Code a span (default: the whole segment) with a code the machine did not suggest there."""
+        with self.project.db.transaction() as conn:
+            seg = conn.execute('SELECT id, transcript_id, start, "end", text FROM segments WHERE id = ?',
+                               (missed.segment_id,)).fetchone()
+            if seg is None:
+                raise NotFound(f"no segment '{missed.segment_id}' in this project")
+            code_id = self._check_code(missed.code_id)
+            if conn.execute("SELECT 1 FROM suggestions WHERE run_id = ? AND segment_id = ? AND code_id = ?",
+                            (self.run.id, seg["id"], code_id)).fetchone():
+                raise Conflict(f"the machine already suggested '{self.codebook.by_id[code_id].label}' on this segment",
+                               hint="review that suggestion (accept it, or correct its span) instead")
+            if missed.quote_start is None and missed.quote_end is None:
+                start, end = self._span(seg["start"], seg["end"], seg["text"], seg["start"], seg["end"])
+            elif missed.quote_start is None or missed.quote_end is None:
+                raise PrecodeError("fields 'quote_start'/'quote_end': give both ends of the span, or neither")
+            else:
+                start, end = self._span(seg["start"], seg["end"], seg["text"], missed.quote_start,
+                                        missed.quote_end)
+            run_id = self._manual_run(conn)
+            suggestion_id = manual_suggestion_id(run_id, seg["id"], code_id)
+            note = (missed.note or "").strip() or None
+            if conn.execute("SELECT 1 FROM suggestions WHERE id = ?", (suggestion_id,)).fetchone():
+                # added before (perhaps withdrawn since): this records the span now wanted
+                decision = Decision(suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action.edit,
+                                    code_id=code_id, quote_start=start, quote_end=end, note=note)
+            else:
+                self.project.db.insert_suggestions(conn, [Suggestion(
+                    id=suggestion_id, run_id=run_id, segment_id=seg["id"], transcript_id=seg["transcript_id"],
+                    code_id=code_id, quote=seg["text"][start - seg["start"]:end - seg["start"]], quote_start=start,
+                    quote_end=end, grounding=Grounding.exact, score=1.0, rationale=note,
+                )])
+                decision = Decision(suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action.accept,
+                                    note=note)
+            record_decision(conn, decision)
+        return SegmentCode(suggestion_id=suggestion_id, code_id=code_id, label=self.codebook.by_id[code_id].label,
+                           added_by_reviewer=True, quote_start=start, quote_end=end, outcome="accepted")
+
+    # -- bulk -------------------------------------------------------------------------------------
+    def bulk_preview(self, queue_filter: QueueFilter) -> BulkPreview:
+        """How many suggestions a bulk decision would cover, and how many of them already have mine."""
+        queue, keep = self._matching(queue_filter)
+        decided = keep & (queue.statuses(self.conn, self.reviewer) != 0)
+        return BulkPreview(count=int(keep.sum()), already_decided=int(decided.sum()))
+
+    def bulk(self, request: BulkIn) -> int:
+        """Decide every suggestion the filter matches, if it still matches as many as confirmed."""
+        if request.action == "reject" and request.reason is not None and request.reason not in REJECT_REASONS:
+            raise PrecodeError(f"field 'reason': unknown reason '{request.reason}'",
+                               hint=f"use one of: {', '.join(REJECT_REASONS)}")
+        note = (request.note or "").strip() or None
+        with self.project.db.transaction() as conn:  # the write lock first: then the set cannot change
+            queue, keep = self._matching(request.filter)
+            ids = queue.ids_of(keep, request.filter.order)
+            if len(ids) != request.expected:
+                raise Conflict(f"the filter now matches {len(ids)} suggestions, not the {request.expected} "
+                               "confirmed", hint="look at the filtered queue again and confirm the new number")
+            for suggestion_id in ids:
+                record_decision(conn, Decision(
+                    suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action(request.action),
+                    reason=request.reason if request.action == "reject" else None, note=note,
+                ))
+        return len(ids)
+
+    # -- progress and proposals -------------------------------------------------------------------
+    def progress(self, scope: str | None = None) -> Progress:
+        """Progress and per-code precision by `scope`'s decisions (default me; '*' = anyone's latest)."""
+        scope = scope or self.reviewer
+        queue = self._queue()
+        return progress(self.conn, queue, queue.statuses(self.conn, scope), self.codebook, self.run.codebook_hash,
+                        scope)
+
+    def proposals(self, state: str | None = None) -> list[ProposalView]:
+        return proposals.list_proposals(self.project, self.run, state)
+
+    def adopt(self, proposal_id: str, form: AdoptIn) -> AdoptResult:
+        return proposals.adopt(self.project, self.run, proposal_id, self.reviewer, form)
+
+    def dismiss(self, proposal_id: str, note: str | None) -> ProposalView:
+        return proposals.dismiss(self.project, self.run, proposal_id, self.reviewer, note)
+

@@ -1,0 +1,927 @@
+/* precode review — the browser side. Plain JS, no dependencies, nothing loaded from elsewhere.
+   Every text from the project goes into the page through textContent, never as HTML. */
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const SCORE_WORD = { similarity: "similarity", confidence: "confidence", manual: "score" };
+const OUTCOME_WORD = { accepted: "Accepted", rejected: "Rejected", changed: "Code changed" };
+
+const S = {
+  info: null,
+  view: "review",
+  filter: { transcript: "", code: "", status: "pending", reviewer: "", min_score: "", max_score: "", grounding: "", order: "position" },
+  current: null,       // QueueView of the item on screen
+  span: null,          // {start, end} while adjusting the quote span (transcript offsets)
+  dialog: null,
+  picker: null,        // {mode: 'change'|'missed', items, active, span}
+  rejectReason: null,
+  bulk: null,
+  proposals: [],
+  proposalIndex: 0,
+  pending: 0,          // actions queued or running (see enqueue)
+};
+
+// -- small helpers -------------------------------------------------------------------------------
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+function setText(id, text) { $(id).textContent = text == null ? "" : String(text); }
+function fmt(x, digits = 2) { return x == null ? "–" : Number(x).toFixed(digits); }
+function pct(x) { return x == null ? "–" : Math.round(x * 100) + "%"; }
+function clock(iso) { return new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }); }
+function when(iso) { return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }); }
+function pathText(path) { return path.split(" > ").join(" › "); }
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== "" && v !== null && v !== undefined && v !== false) q.set(k, v);
+  return q.toString();
+}
+
+let toastTimer = null;
+function toast(message, isError = false) {
+  const t = $("toast");
+  t.textContent = message;
+  t.classList.toggle("error", isError);
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, isError ? 6000 : 2600);
+}
+
+class ApiError extends Error {
+  constructor(message, status) { super(message); this.status = status; }
+}
+
+async function api(method, path, body) {
+  const options = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (e) {
+    throw new ApiError("The review server does not answer. Is 'precode review' still running? Your decisions so far are saved.", 0);
+  }
+  if (response.status === 401 || response.status === 403) {
+    $("locked").hidden = false;
+    throw new ApiError("access token missing or wrong", response.status);
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    let message = response.statusText;
+    if (data && data.error) message = data.error;
+    else if (data && Array.isArray(data.detail)) message = data.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+    throw new ApiError(message, response.status);
+  }
+  return data;
+}
+
+/* Every action (key or click) runs in order, one at a time: a key pressed while the previous
+   decision is still on its way waits for it and then applies to the item then on screen —
+   never dropped, never applied to the wrong item. Actions themselves never enqueue. */
+let chain = Promise.resolve();
+function enqueue(work) {
+  S.pending++;
+  chain = chain.then(work).catch((e) => toast(e.message || String(e), true)).finally(() => { S.pending--; });
+  return chain;
+}
+
+// -- code lookups --------------------------------------------------------------------------------
+const codeById = new Map();
+function pathNodes(path) {
+  const parts = path.split(" > ");
+  const frag = document.createDocumentFragment();
+  parts.forEach((part, i) => {
+    if (i) frag.append(el("span", { class: "sep" }, "›"));
+    frag.append(part);
+  });
+  return frag;
+}
+
+// -- start ---------------------------------------------------------------------------------------
+async function start() {
+  readHash();
+  S.info = await api("GET", "/api/session");
+  const info = S.info;
+  info.codes.forEach((c) => codeById.set(c.id, c));
+  const run = info.run;
+  setText("runinfo", `Run ${run.id} · ${run.coder}${run.model ? " (" + run.model + ")" : ""} · ${info.run.codebook_name.split(" — ")[0]} ${run.codebook_version}${run.level ? " · " + run.level + " level" : ""}`);
+  $("runinfo").title = `Run ${run.id}: ${run.suggestions} suggestions by ${run.coder}${run.model ? " / " + run.model : ""}, codebook ${info.run.codebook_name} ${run.codebook_version}`;
+  setText("reviewer", info.reviewer);
+  setText("proposals-count", info.proposals_open);
+  setText("score-label", info.score_kind === "similarity" ? "Similarity" : "Confidence");
+  fillFilters();
+  bindControls();
+  if (S.view !== "review") switchView(S.view);
+  const wanted = S.pendingId;
+  S.pendingId = null;
+  await enqueue(async () => {
+    if (wanted) show(await api("GET", `/api/queue/locate/${encodeURIComponent(wanted)}?${query(S.filter)}`));
+    else await go(null);
+  });
+  refreshProgress();
+  setInterval(() => { if (!document.hidden) refreshProgress(); }, 15000);
+}
+
+function fillFilters() {
+  const info = S.info;
+  const t = $("f-transcript");
+  for (const tr of info.transcripts) t.append(el("option", { value: tr.id }, tr.version > 1 ? `${tr.name} (v${tr.version})` : tr.name));
+  const c = $("f-code");
+  for (const code of info.codes) {
+    c.append(el("option", { value: code.id }, "\u00a0\u00a0\u00a0".repeat(code.depth - 1) + code.label));
+  }
+  for (const id of ["f-reviewer", "q-reviewer"]) {
+    const r = $(id);
+    r.append(el("option", { value: "" }, `Me (${info.reviewer})`));
+    r.append(el("option", { value: "*" }, "Anyone (latest decision)"));
+    for (const name of info.reviewers) if (name !== info.reviewer) r.append(el("option", { value: name }, name));
+  }
+  const reason = $("bulk-reason");
+  for (const [key, text] of Object.entries(info.reasons)) reason.append(el("option", { value: key }, text));
+  syncFilterInputs();
+}
+
+function syncFilterInputs() {
+  const f = S.filter;
+  $("f-transcript").value = f.transcript; $("f-code").value = f.code; $("f-status").value = f.status;
+  $("f-reviewer").value = f.reviewer; $("f-min").value = f.min_score; $("f-max").value = f.max_score;
+  $("f-grounding").value = f.grounding; $("f-order").value = f.order;
+  $("q-reviewer").value = f.reviewer;
+}
+
+function readHash() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  for (const key of Object.keys(S.filter)) if (params.has(key)) S.filter[key] = params.get(key);
+  if (params.has("view")) S.view = params.get("view");
+  S.pendingId = params.get("item");
+}
+
+function writeHash() {
+  const item = S.current && S.current.item;
+  const params = query({ ...S.filter, status: S.filter.status === "pending" ? "" : S.filter.status, order: S.filter.order === "position" ? "" : S.filter.order, view: S.view === "review" ? "" : S.view, item: item ? item.id : "" });
+  history.replaceState(null, "", params ? "#" + params : location.pathname);
+}
+
+// -- the queue -----------------------------------------------------------------------------------
+async function go(after, backwards = false) {
+  const view = await api("GET", `/api/queue?${query({ ...S.filter, after: after || "", backwards })}`);
+  show(view);
+  if (view.wrapped) toast(backwards ? "Back at the end of the queue" : "Back at the start of the queue");
+}
+
+function show(view) {
+  S.current = view;
+  S.span = null;
+  hideSelectionTools();
+  renderItem();
+  writeHash();
+}
+
+async function reloadCurrent() {
+  const item = S.current && S.current.item;
+  if (!item) return go(null);
+  show(await api("GET", `/api/queue/locate/${encodeURIComponent(item.id)}?${query(S.filter)}`));
+}
+
+function renderItem() {
+  const view = S.current;
+  const item = view && view.item;
+  $("p-empty").hidden = !!item;
+  $("codecard").classList.toggle("is-empty", !item);
+  for (const id of ["a-accept", "a-reject", "a-change", "a-span", "a-missed"]) $(id).disabled = !item;
+  setText("match-count", view ? `${view.total} ${view.total === 1 ? "suggestion matches" : "suggestions match"}` : "");
+  $("bulk-accept").disabled = $("bulk-reject").disabled = !view || !view.total;
+  if (!item) {
+    for (const id of ["p-transcript", "p-meta", "p-place", "p-speaker", "p-text", "c-label", "c-path", "c-definition", "c-level", "e-rationale", "e-provenance", "e-score", "e-grounding"]) setText(id, "");
+    for (const id of ["c-include", "c-exclude", "c-examples", "p-others"]) $(id).replaceChildren();
+    $("p-context").hidden = true; $("p-notice").hidden = true; $("c-changed").hidden = true;
+    const pending = S.filter.status === "pending";
+    setText("p-empty-title", pending ? "All done here" : "Nothing to review here");
+    setText("p-empty-text", pending
+      ? `Every suggestion that matches these filters has ${S.filter.reviewer === "*" ? "a decision" : S.filter.reviewer ? `a decision by ${S.filter.reviewer}` : "your decision"}.`
+      : "No suggestion matches these filters.");
+    setText("decision-status", "");
+    $("e-score-fill").style.width = "0";
+    return;
+  }
+  renderPassage(item);
+  renderCode(item);
+  renderStatus(item);
+}
+
+function renderPassage(item) {
+  const t = item.transcript;
+  setText("p-transcript", t.version > 1 ? `${t.name} (v${t.version})` : t.name);
+  setText("p-meta", [t.participant, t.group, t.site].filter(Boolean).join(" · "));
+  const index = S.current.index;
+  const place = index ? `${index} of ${S.current.total}` : item.mine ? "reviewed" : "outside this filter";
+  setText("p-place", `${place} · passage ${item.segment.index + 1}`);
+  const ctx = item.context;
+  $("p-context").hidden = !ctx;
+  if (ctx) { setText("p-context-speaker", ctx.speaker); setText("p-context-text", ctx.text); }
+  setText("p-speaker", item.segment.speaker);
+  const ranges = [];
+  const grounded = item.grounding !== "ungrounded" && item.quote_start != null;
+  const edited = item.effective_start != null && (item.effective_start !== item.quote_start || item.effective_end !== item.quote_end);
+  if (S.span) ranges.push({ start: S.span.start, end: S.span.end, cls: "hl-preview" });
+  else if (edited) {
+    ranges.push({ start: item.effective_start, end: item.effective_end, cls: "hl-edited" });
+    if (grounded) ranges.push({ start: item.quote_start, end: item.quote_end, cls: "hl-orig" });
+  } else if (grounded) ranges.push({ start: item.quote_start, end: item.quote_end, cls: "hl-quote" });
+  paintText($("p-text"), item.segment.text, item.segment.start, ranges);
+  renderNotice($("p-notice"), item, grounded, edited);
+  renderOthers(item);
+  const mark = $("p-text").querySelector(".hl-preview, .hl-edited, .hl-quote");
+  const scroller = $("p-scroll");
+  if (mark) {
+    const top = mark.offsetTop - scroller.offsetTop;
+    if (top < scroller.scrollTop || top > scroller.scrollTop + scroller.clientHeight - 80) {
+      scroller.scrollTo({ top: Math.max(0, top - scroller.clientHeight / 3), behavior: "instant" });
+    }
+  } else if (!S.span) scroller.scrollTo({ top: 0, behavior: "instant" });
+}
+
+/* Split `text` at every range boundary and wrap each piece in a span carrying the classes of the
+   ranges covering it; the element's textContent stays exactly `text`, so selections map to offsets. */
+function paintText(node, text, base, ranges) {
+  const cuts = new Set([0, text.length]);
+  const rel = ranges.map((r) => ({ start: Math.max(0, Math.min(text.length, r.start - base)), end: Math.max(0, Math.min(text.length, r.end - base)), cls: r.cls }));
+  for (const r of rel) { cuts.add(r.start); cuts.add(r.end); }
+  const points = [...cuts].sort((a, b) => a - b);
+  const frag = document.createDocumentFragment();
+  for (let i = 0; i < points.length - 1; i++) {
+    const [a, b] = [points[i], points[i + 1]];
+    if (a === b) continue;
+    const classes = rel.filter((r) => r.start <= a && b <= r.end).map((r) => r.cls);
+    const piece = text.slice(a, b);
+    frag.append(classes.length ? el("span", { class: classes.join(" ") }, piece) : document.createTextNode(piece));
+  }
+  node.replaceChildren(frag);
+}
+
+function renderNotice(node, item, grounded, edited) {
+  node.replaceChildren();
+  node.hidden = true;
+  if (item.grounding === "ungrounded") {
+    node.append(el("strong", {}, "Quote not found in the transcript"), " — nothing is highlighted. The model quoted: ", el("q", {}, item.quote), ". Select the words that support the code and press s to give it a real span.");
+    node.hidden = false;
+  } else if ((item.grounding === "fuzzy" || item.grounding === "normalized") && !edited && !S.span) {
+    const located = item.segment.text.slice(item.quote_start - item.segment.start, item.quote_end - item.segment.start);
+    node.append(el("strong", {}, item.grounding === "fuzzy" ? "Located by a fuzzy match. " : "Located after normalising spacing and quotes. "));
+    if (located !== item.quote) node.append("The model quoted: ", el("q", {}, item.quote), ".");
+    else node.append("The highlighted text is what the model quoted.");
+    node.hidden = false;
+  }
+}
+
+function renderOthers(item) {
+  const box = $("p-others");
+  box.replaceChildren();
+  if (S.span) {  // the hint takes this fixed-height bar, so the passage above does not move
+    box.append(el("span", { class: "span-hint" }, el("strong", {}, "Adjusting the quote: "), "→ ← move its end a word, Shift + → ← its start · Enter saves · Esc cancels"));
+    return;
+  }
+  if (!item.others_on_segment.length) box.append(el("span", {}, "No other code on this passage."));
+  else box.append(el("span", {}, "Also on this passage:"));
+  for (const other of item.others_on_segment) {
+    const chip = el("span", { class: `chip ${other.outcome || ""} ${other.added_by_reviewer ? "mine" : ""}`, title: other.added_by_reviewer ? "You added this code" : `Suggested by the machine${other.outcome ? " — " + OUTCOME_WORD[other.outcome] : ""}` },
+      other.added_by_reviewer ? "+ " : "", other.label);
+    if (other.added_by_reviewer) {
+      chip.append(el("button", { title: "Remove the code you added (undo)", "aria-label": `Remove ${other.label}`, onclick: () => enqueue(() => removeAdded(other)) }, "×"));
+    } else {
+      chip.style.cursor = "pointer";
+      chip.addEventListener("click", () => enqueue(async () => show(await api("GET", `/api/queue/locate/${encodeURIComponent(other.suggestion_id)}?${query(S.filter)}`))));
+    }
+    box.append(chip);
+  }
+  const edited = item.effective_start != null && (item.effective_start !== item.quote_start || item.effective_end !== item.quote_end);
+  if (edited) {
+    box.append(el("span", { class: "legend" }, el("span", { class: "hl-edited" }, "your span"),
+      item.quote_start != null ? el("span", { class: "hl-orig" }, "the machine's quote") : null));
+  }
+}
+
+function renderCode(item) {
+  const code = item.effective_code || item.code;
+  const changed = $("c-changed");
+  changed.hidden = !item.effective_code;
+  changed.replaceChildren();
+  if (item.effective_code) changed.append("You changed the code from ", el("s", {}, item.code.label), " to the code below.");
+  setText("c-level", code.level ? `${code.level}${item.effective_code ? " · your code" : " · suggested code"}` : "code");
+  setText("c-label", code.label);
+  $("c-path").replaceChildren(pathNodes(code.path));
+  $("c-definition").replaceChildren(withCodeRefs(code.definition));
+  fillList($("c-include"), code.include);
+  fillList($("c-exclude"), code.exclude);
+  fillList($("c-examples"), code.examples);
+  const kind = item.score_kind;
+  setText("e-score-label", SCORE_WORD[kind]);
+  setText("e-score", fmt(item.score));
+  $("e-score-fill").style.width = `${Math.max(0, Math.min(1, item.score)) * 100}%`;
+  const grounding = $("e-grounding");
+  grounding.className = `badge ${item.grounding}`;
+  grounding.textContent = { exact: "quote found exactly", normalized: "quote found after normalising", fuzzy: "quote found by fuzzy match", ungrounded: "quote not found" }[item.grounding];
+  const rationale = $("e-rationale");
+  if (item.rationale) {
+    rationale.className = "rationale";
+    rationale.textContent = item.rationale;
+  } else {
+    rationale.className = "rationale none";
+    rationale.textContent = kind === "similarity"
+      ? "No rationale: the similarity coder found this sentence close in wording to the code's description (a cosine similarity, not a probability)."
+      : kind === "manual" ? "Added by a reviewer." : "The coder gave no rationale.";
+  }
+  setText("e-provenance", `coder ${item.coder}${item.model ? " · " + item.model : ""} · run ${item.run_id} · code id ${code.id}`);
+}
+
+/* Codebook rules name other codes as `code.id`; show their labels (the id stays in the tooltip). */
+function withCodeRefs(text) {
+  const frag = document.createDocumentFragment();
+  text.split(/`([^`]+)`/).forEach((part, i) => {
+    if (i % 2 === 0) { frag.append(part); return; }
+    const code = codeById.get(part);
+    frag.append(code ? el("span", { class: "coderef", title: `${code.path} (${code.id})` }, code.label) : el("code", {}, part));
+  });
+  return frag;
+}
+function fillList(node, entries) {
+  node.replaceChildren(...entries.map((text) => el("li", {}, withCodeRefs(text))));
+}
+
+function describeDecision(d) {
+  if (!d) return null;
+  if (d.outcome === "rejected") return `Rejected${d.reason ? " — " + (S.info.reasons[d.reason] || d.reason) : ""}`;
+  if (d.outcome === "changed") return `Code changed to ${(codeById.get(d.code_id) || { label: d.code_id }).label}`;
+  if (d.action === "edit") return "Accepted with a corrected quote";
+  return "Accepted";
+}
+
+function renderStatus(item) {
+  const box = $("decision-status");
+  box.replaceChildren();
+  const d = item.mine, theirs = S.current.theirs;
+  const titles = [d, theirs].filter(Boolean).map((x) => `${describeDecision(x)} by ${x.reviewer}, ${when(x.at)}${x.note ? " — " + x.note : ""}`);
+  box.title = titles.join("\n");
+  const line = (x, who) => el("span", { class: "line" }, `${who}: `, el("strong", { class: x.outcome }, describeDecision(x)),
+    ` · ${clock(x.at)}`, x.note ? ` · “${x.note}”` : "");
+  box.append(d ? line(d, "You") : el("span", { class: "line" }, "Not yet reviewed by you"));
+  if (S.filter.reviewer && S.filter.reviewer !== S.info.reviewer) {  // adjudicating: the other side, below
+    const who = S.filter.reviewer === "*" ? "Anyone" : S.filter.reviewer;
+    box.append(theirs ? line(theirs, theirs.reviewer) : el("span", { class: "line" }, `${who}: no decision`));
+  }
+}
+
+// -- decisions -----------------------------------------------------------------------------------
+async function decide(body, advance) {
+  const item = S.current.item;
+  const updated = await api("POST", `/api/items/${encodeURIComponent(item.id)}/decisions`, body);
+  refreshProgress();
+  if (advance) await go(item.id);
+  else await reloadCurrent();
+  const what = updated.mine.outcome === "changed" ? describeDecision(updated.mine) : `${describeDecision(updated.mine)}: ${updated.code.label}`;
+  toast(`${what}  ·  u to undo`);
+}
+
+function accept() { return decide({ action: "accept" }, true); }
+
+async function undo() {
+  const item = S.current && S.current.item;
+  const result = item && item.mine
+    ? await api("POST", `/api/items/${encodeURIComponent(item.id)}/undo`)
+    : await api("POST", "/api/undo");
+  refreshProgress();
+  if (result.in_queue) show(await api("GET", `/api/queue/locate/${encodeURIComponent(result.suggestion_id)}?${query(S.filter)}`));
+  else await reloadCurrent();
+  toast(`Undone: ${describeDecision(result.undone)}`);
+}
+
+async function removeAdded(other) {
+  await api("POST", `/api/items/${encodeURIComponent(other.suggestion_id)}/undo`);
+  refreshProgress();
+  await reloadCurrent();
+  toast(`Removed your code ${other.label}`);
+}
+
+// -- quote span ----------------------------------------------------------------------------------
+function selectionSpan() {
+  const sel = window.getSelection();
+  const container = $("p-text");
+  if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return null;
+  const range = sel.getRangeAt(0);
+  if (!container.contains(range.startContainer) || !container.contains(range.endContainer)) return null;
+  const offset = (node, off) => {
+    const r = document.createRange();
+    r.setStart(container, 0);
+    r.setEnd(node, off);
+    return r.toString().length;
+  };
+  let start = offset(range.startContainer, range.startOffset);
+  let end = offset(range.endContainer, range.endOffset);
+  const text = S.current.item.segment.text;
+  while (start < end && /\s/.test(text[start])) start++;
+  while (end > start && /\s/.test(text[end - 1])) end--;
+  if (end <= start) return null;
+  const base = S.current.item.segment.start;
+  return { start: base + start, end: base + end };
+}
+
+function spanKey() {
+  const item = S.current && S.current.item;
+  if (!item) return;
+  const chosen = selectionSpan();
+  if (chosen) {
+    window.getSelection().removeAllRanges();
+    hideSelectionTools();
+    return decide({ action: "edit", quote_start: chosen.start, quote_end: chosen.end }, false);
+  }
+  const start = item.effective_start ?? item.quote_start ?? item.segment.start;
+  const end = item.effective_end ?? item.quote_end ?? Math.min(item.segment.end, item.segment.start + (item.segment.text.match(/^\S+/) || [""])[0].length);
+  S.span = { start, end };
+  renderPassage(item);
+}
+
+function wordEdges(text) {
+  const starts = [], ends = [];
+  for (const m of text.matchAll(/\S+/g)) { starts.push(m.index); ends.push(m.index + m[0].length); }
+  return { starts, ends };
+}
+
+function moveSpan(key, shift) {
+  const item = S.current.item;
+  const base = item.segment.start;
+  const { starts, ends } = wordEdges(item.segment.text);
+  let s = S.span.start - base, e = S.span.end - base;
+  // the nearest word edge in the wanted direction, or stay put when there is none
+  const nearest = (edges, keep, fallback, pick) => { const c = edges.filter(keep); return c.length ? pick(...c) : fallback; };
+  if (shift && key === "ArrowLeft") s = nearest(starts, (x) => x < s, s, Math.max);
+  else if (shift) s = nearest(starts, (x) => x > s && x < e, s, Math.min);
+  else if (key === "ArrowRight") e = nearest(ends, (x) => x > e, e, Math.min);
+  else e = nearest(ends, (x) => x < e && x > s, e, Math.max);
+  S.span = { start: base + s, end: base + e };
+  renderPassage(item);
+}
+
+function spanModeKey(event) {
+  if (event.key === "Escape") { S.span = null; renderPassage(S.current.item); return true; }
+  if (event.key === "Enter") {
+    const span = S.span;
+    S.span = null;
+    return decide({ action: "edit", quote_start: span.start, quote_end: span.end }, false);
+  }
+  if (event.key === "ArrowLeft" || event.key === "ArrowRight") { moveSpan(event.key, event.shiftKey); return true; }
+  return false;
+}
+
+function showSelectionTools() {
+  const tools = $("selection-tools");
+  const sel = window.getSelection();
+  if (!selectionSpan()) { hideSelectionTools(); return; }
+  const rect = sel.getRangeAt(0).getBoundingClientRect();
+  const panel = tools.parentElement.getBoundingClientRect();
+  tools.hidden = false;
+  const left = Math.min(Math.max(8, rect.left - panel.left), panel.width - tools.offsetWidth - 8);
+  const above = rect.top - panel.top - tools.offsetHeight - 8;
+  tools.style.left = `${left}px`;
+  tools.style.top = `${above > 50 ? above : rect.bottom - panel.top + 8}px`;
+}
+function hideSelectionTools() { $("selection-tools").hidden = true; }
+
+// -- dialogs -------------------------------------------------------------------------------------
+function openDialog(name) {
+  S.dialog = name;
+  $("overlay").hidden = false;
+  for (const d of document.querySelectorAll(".dialog")) d.hidden = d.id !== `dlg-${name}`;
+}
+function closeDialog() {
+  // a hidden field would keep the focus (and swallow the next keys) if it were not let go
+  if ($("overlay").contains(document.activeElement)) document.activeElement.blur();
+  S.dialog = null;
+  $("overlay").hidden = true;
+  for (const d of document.querySelectorAll(".dialog")) d.hidden = true;
+}
+
+function openReject() {
+  if (!S.current || !S.current.item) return;
+  S.rejectReason = null;
+  const box = $("reject-reasons");
+  box.replaceChildren();
+  Object.entries(S.info.reasons).forEach(([key, text], i) => {
+    box.append(el("div", { class: "reason", role: "radio", "aria-checked": "false", "data-key": key, onclick: () => pickReason(key) }, el("kbd", {}, String(i + 1)), text));
+  });
+  $("reject-note").value = "";
+  openDialog("reject");
+  $("reject-confirm").focus();
+}
+function pickReason(key) {
+  S.rejectReason = S.rejectReason === key ? null : key;
+  for (const node of $("reject-reasons").children) {
+    const on = node.dataset.key === S.rejectReason;
+    node.classList.toggle("selected", on);
+    node.setAttribute("aria-checked", String(on));
+  }
+}
+function confirmReject() {
+  const body = { action: "reject", reason: S.rejectReason, note: $("reject-note").value.trim() || null };
+  closeDialog();
+  return decide(body, true);
+}
+function rejectKey(event, typing) {
+  if (event.key === "Enter" && !event.shiftKey) return confirmReject();
+  if (typing) return "native";
+  if (/^[1-9]$/.test(event.key)) {
+    const key = Object.keys(S.info.reasons)[Number(event.key) - 1];
+    if (key) pickReason(key);
+  } else if (event.key === "n") $("reject-note").focus();
+}
+
+function openPicker(mode) {
+  const item = S.current && S.current.item;
+  if (!item) return;
+  const span = mode === "missed" ? selectionSpan() : null;
+  S.picker = { mode, items: [], active: 0, span };
+  setText("dlg-picker-title", mode === "change" ? "Change the code" : "Add a code the machine missed");
+  setText("picker-sub", mode === "change"
+    ? `Suggested: ${item.code.label}. The quote stays as it is; your change is recorded as an edit.`
+    : span ? `On the selected words: “${item.segment.text.slice(span.start - item.segment.start, span.end - item.segment.start).slice(0, 120)}”`
+      : "On the whole passage (select words first to code only those).");
+  setText("picker-confirm", mode === "change" ? "Use this code" : "Add this code");
+  $("picker-search").value = "";
+  openDialog("picker");
+  filterPicker();
+  $("picker-search").focus();
+}
+function filterPicker() {
+  const words = $("picker-search").value.toLowerCase().split(/\s+/).filter(Boolean);
+  const item = S.current.item;
+  const currentCode = (item.effective_code || item.code).id;
+  // every word must occur somewhere; codes whose label holds the words come first, then path, then id
+  const rank = (c) => {
+    const label = c.label.toLowerCase(), path = c.path.toLowerCase(), id = c.id.toLowerCase();
+    const hay = `${label} ${path} ${id} ${c.definition.toLowerCase()}`;
+    if (!words.every((w) => hay.includes(w))) return -1;
+    if (words.every((w) => label.includes(w))) return label.startsWith(words[0] || "") ? 0 : 1;
+    if (words.every((w) => path.includes(w))) return 2;
+    return words.every((w) => id.includes(w)) ? 3 : 4;
+  };
+  const matches = S.info.codes.map((c, order) => ({ c, order, r: words.length ? rank(c) : 0 }))
+    .filter((m) => m.r >= 0).sort((a, b) => a.r - b.r || a.order - b.order).map((m) => m.c);
+  S.picker.items = matches;
+  S.picker.active = Math.max(0, matches.findIndex((c) => c.id === currentCode && S.picker.mode === "change" && !words.length));
+  if (S.picker.active < 0) S.picker.active = 0;
+  const list = $("picker-list");
+  list.replaceChildren(...matches.map((c, i) => el("li", {
+    class: `${c.id === currentCode && S.picker.mode === "change" ? "current" : ""}`, role: "option",
+    onclick: () => { S.picker.active = i; confirmPicker(); },
+    onmousemove: () => { if (S.picker.active !== i) { S.picker.active = i; paintPicker(); } },
+  }, el("span", { class: "lv" }, c.level), el("div", { class: "l" }, c.label), el("div", { class: "p" }, pathText(c.path)))));
+  if (!matches.length) list.append(el("li", {}, el("div", { class: "p" }, "No code matches these words.")));
+  paintPicker();
+}
+function paintPicker() {
+  const list = $("picker-list");
+  [...list.children].forEach((li, i) => li.classList.toggle("active", i === S.picker.active));
+  const active = list.children[S.picker.active];
+  if (active && S.picker.items.length) active.scrollIntoView({ block: "nearest" });
+  const code = S.picker.items[S.picker.active];
+  setText("picker-detail", code ? code.definition : "");
+}
+function pickerKey(event, typing) {
+  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    const n = S.picker.items.length;
+    if (!n) return;
+    S.picker.active = (S.picker.active + (event.key === "ArrowDown" ? 1 : n - 1)) % n;
+    paintPicker();
+  } else if (event.key === "Enter") return confirmPicker();
+  else if (typing) return "native";
+  else if (event.key.length === 1) {  // typed before the picker had the focus: it belongs in the search
+    $("picker-search").value += event.key;
+    filterPicker();
+  }
+}
+function confirmPicker() {
+  const code = S.picker.items[S.picker.active];
+  if (!code) return;
+  const { mode, span } = S.picker;
+  const item = S.current.item;
+  closeDialog();
+  if (mode === "change") return decide({ action: "edit", code_id: code.id }, false);
+  return (async () => {
+    const added = await api("POST", "/api/missed", { segment_id: item.segment.id, code_id: code.id, quote_start: span ? span.start : null, quote_end: span ? span.end : null });
+    window.getSelection().removeAllRanges();
+    hideSelectionTools();
+    refreshProgress();
+    await reloadCurrent();
+    toast(`Added ${added.label}${span ? " on the selected words" : " on the whole passage"}  ·  u to undo`);
+  })();
+}
+
+function describeFilter() {
+  const f = S.filter, info = S.info, out = [];
+  const status = $("f-status").selectedOptions[0].textContent;
+  out.push(`Status: ${status}${f.reviewer ? ` (decisions by ${f.reviewer === "*" ? "anyone" : f.reviewer})` : ""}`);
+  if (f.transcript) out.push(`Transcript: ${(info.transcripts.find((t) => t.id === f.transcript) || {}).name}`);
+  if (f.code) out.push(`Code: ${pathText(codeById.get(f.code).path)} (and codes below it)`);
+  if (f.min_score !== "" || f.max_score !== "") out.push(`${$("score-label").textContent}: ${f.min_score || "…"} to ${f.max_score || "…"}`);
+  if (f.grounding) out.push(`Quote found: ${$("f-grounding").selectedOptions[0].textContent}`);
+  return out;
+}
+
+async function openBulk(action) {
+  const preview = await api("GET", `/api/bulk?${query(S.filter)}`);
+  S.bulk = { action, count: preview.count };
+  const verb = action === "accept" ? "Accept" : "Reject";
+  setText("dlg-bulk-title", `${verb} ${preview.count} ${preview.count === 1 ? "suggestion" : "suggestions"}?`);
+  setText("bulk-count", `This records ${preview.count} ${action} ${preview.count === 1 ? "decision" : "decisions"} as ${S.info.reviewer}, one for every suggestion the current filter matches:`);
+  $("bulk-filter").replaceChildren(...describeFilter().map((line) => el("li", {}, line)));
+  setText("bulk-already", preview.already_decided
+    ? `${preview.already_decided} of them already have a decision of yours; it will be replaced by this one (the earlier one stays in the record).`
+    : "Each one can still be undone on its own afterwards.");
+  $("bulk-reason-wrap").hidden = action !== "reject";
+  $("bulk-reason").value = "";
+  const confirm = $("bulk-confirm");
+  confirm.className = `btn ${action === "accept" ? "accept" : "reject"}`;
+  confirm.textContent = `${verb} ${preview.count}`;
+  confirm.disabled = preview.count === 0;
+  openDialog("bulk");
+  confirm.focus();
+}
+async function confirmBulk() {
+  const body = { filter: S.filter, action: S.bulk.action, expected: S.bulk.count, reason: S.bulk.action === "reject" ? ($("bulk-reason").value || null) : null };
+  for (const key of ["transcript", "code", "min_score", "max_score", "grounding", "reviewer"]) if (body.filter[key] === "") body.filter = { ...body.filter, [key]: null };
+  closeDialog();
+  const result = await api("POST", "/api/bulk", body);
+  refreshProgress();
+  await go(null);
+  toast(`Recorded ${result.recorded} ${body.action} decisions`);
+}
+
+// -- progress and precision ----------------------------------------------------------------------
+async function refreshProgress() {
+  try {
+    const p = await api("GET", `/api/progress?${query({ reviewer: S.filter.reviewer })}`);
+    $("progress-fill").style.width = p.total ? `${(100 * p.reviewed) / p.total}%` : "0";
+    setText("progress-text", `${p.reviewed} / ${p.total} reviewed · ${p.remaining} left`);
+    if (S.view === "quality") renderQuality(p);
+  } catch (e) { /* shown by the next action */ }
+}
+
+function renderQuality(p) {
+  const who = p.scope === "*" ? "anyone's latest decisions" : `${p.scope}'s decisions`;
+  const o = p.overall;
+  $("q-summary").replaceChildren(
+    el("div", { class: "stat" }, el("div", { class: "v" }, `${p.reviewed} / ${p.total}`), el("div", { class: "l" }, `reviewed (${who})`)),
+    el("div", { class: "stat" }, el("div", { class: "v" }, o.precision == null ? "–" : pct(o.precision)), el("div", { class: "l" }, o.precision == null ? "overall precision" : `overall precision, 95% CI ${pct(o.ci_low)}–${pct(o.ci_high)}`)),
+    el("div", { class: "stat" }, el("div", { class: "v" }, `${o.accepted} / ${o.changed} / ${o.rejected}`), el("div", { class: "l" }, "accepted / code changed / rejected")),
+    el("div", { class: "stat" }, el("div", { class: "v" }, String(o.added)), el("div", { class: "l" }, "codes added by reviewers")),
+  );
+  const row = (c, total) => el("tr", { class: c.precision == null ? "na" : "" },
+    el("td", { class: "code-col" }, c.label, c.path ? el("span", { class: "p" }, pathText(c.path)) : null),
+    el("td", {}, c.suggested), el("td", {}, c.reviewed), el("td", {}, c.accepted), el("td", {}, c.changed),
+    el("td", {}, c.rejected), el("td", {}, c.added),
+    el("td", { class: "prec-col" }, precisionBar(c), c.precision == null ? "–" : `${pct(c.precision)}  (${pct(c.ci_low)}–${pct(c.ci_high)})`));
+  $("q-rows").replaceChildren(...p.per_code.map((c) => row(c, false)));
+  $("q-total").replaceChildren(row(o, true));
+  setText("decision-status", `Updated ${new Date().toLocaleTimeString()} · refreshes every 15 s and after every decision`);
+}
+function precisionBar(c) {
+  const bar = el("span", { class: "precbar" });
+  if (c.precision != null) {
+    const ci = el("span", { class: "ci" });
+    ci.style.left = `${c.ci_low * 100}%`;
+    ci.style.width = `${(c.ci_high - c.ci_low) * 100}%`;
+    const pt = el("span", { class: "pt" });
+    pt.style.left = `calc(${c.precision * 100}% - 1px)`;
+    bar.append(ci, pt);
+  }
+  return bar;
+}
+
+// -- proposals -----------------------------------------------------------------------------------
+async function loadProposals() {
+  const state = $("pr-state").value;
+  S.proposals = await api("GET", `/api/proposals?${query({ state })}`);
+  S.proposalIndex = Math.min(S.proposalIndex, Math.max(0, S.proposals.length - 1));
+  renderProposals();
+}
+function renderProposals() {
+  const list = $("pr-list");
+  list.replaceChildren(...S.proposals.map((p, i) => el("li", { class: i === S.proposalIndex ? "current" : "", onclick: () => { S.proposalIndex = i; renderProposals(); } },
+    el("span", { class: "t" }, p.label), el("span", { class: "m" }, `${p.transcript.name} · ${p.state}`))));
+  $("pr-empty").hidden = S.proposals.length > 0;
+  const p = S.proposals[S.proposalIndex];
+  $("pa-adopt").disabled = $("pa-dismiss").disabled = !p || p.state === "adopted";
+  for (const id of ["pp-transcript", "pp-meta", "pp-place", "pp-speaker", "pp-label", "pp-parent", "pp-definition", "pp-rationale", "pp-decided", "pp-state"]) setText(id, "");
+  $("pp-text").replaceChildren();
+  $("pp-context").hidden = true;
+  $("pp-notice").hidden = true;
+  setText("decision-status", p ? `Proposal ${S.proposalIndex + 1} of ${S.proposals.length}` : "");
+  if (!p) return;
+  setText("pp-transcript", p.transcript.name);
+  setText("pp-meta", [p.transcript.participant, p.transcript.group, p.transcript.site].filter(Boolean).join(" · "));
+  setText("pp-place", `passage ${p.segment.index + 1}`);
+  $("pp-context").hidden = !p.context;
+  if (p.context) { setText("pp-context-speaker", p.context.speaker); setText("pp-context-text", p.context.text); }
+  setText("pp-speaker", p.segment.speaker);
+  const grounded = p.grounding !== "ungrounded" && p.quote_start != null;
+  paintText($("pp-text"), p.segment.text, p.segment.start, grounded ? [{ start: p.quote_start, end: p.quote_end, cls: "hl-quote" }] : []);
+  if (!grounded) {
+    $("pp-notice").replaceChildren(el("strong", {}, "Quote not found in the transcript"), " — the model quoted: ", el("q", {}, p.quote));
+    $("pp-notice").hidden = false;
+  }
+  setText("pp-state", p.state);
+  setText("pp-label", p.label);
+  setText("pp-parent", p.parent_path ? `under ${pathText(p.parent_path)}` : "top level (no parent given)");
+  setText("pp-definition", p.definition);
+  setText("pp-rationale", p.rationale || "No rationale given.");
+  setText("pp-decided", p.decided_by ? `${p.state} by ${p.decided_by}${p.new_code_id ? " as " + p.new_code_id : ""}${p.note ? " — " + p.note : ""}` : "");
+}
+function openAdopt() {
+  const p = S.proposals[S.proposalIndex];
+  if (!p || p.state === "adopted") return;
+  const parent = $("ad-parent");
+  if (parent.options.length === 1) for (const c of S.info.codes) parent.append(el("option", { value: c.id }, "\u00a0\u00a0\u00a0".repeat(c.depth - 1) + c.label));
+  $("ad-label").value = p.label;
+  $("ad-id").value = p.suggested_code_id;
+  parent.value = p.parent_code_id && codeById.has(p.parent_code_id) ? p.parent_code_id : "";
+  $("ad-definition").value = p.definition;
+  $("ad-include").value = "";
+  $("ad-exclude").value = "";
+  $("ad-examples").value = p.quote;
+  setText("adopt-sub", "Writes a new version of the codebook with this code added (the run's own codebook is not changed). Every code needs at least one inclusion rule, exclusion rule and example.");
+  $("adopt-error").hidden = true;
+  openDialog("adopt");
+  $("ad-label").focus();
+}
+async function confirmAdopt() {
+  const p = S.proposals[S.proposalIndex];
+  const lines = (id) => $(id).value.split("\n").map((x) => x.trim()).filter(Boolean);
+  const form = { code_id: $("ad-id").value.trim(), label: $("ad-label").value.trim(), parent: $("ad-parent").value || null, definition: $("ad-definition").value.trim(), include: lines("ad-include"), exclude: lines("ad-exclude"), examples: lines("ad-examples") };
+  try {
+    const result = await api("POST", `/api/proposals/${encodeURIComponent(p.id)}/adopt`, form);
+    closeDialog();
+    toast(`Adopted as ${result.code_id}: codebook version ${result.codebook_version} written to ${result.path}`);
+    await refreshProposalCount();
+    await loadProposals();
+  } catch (e) {
+    setText("adopt-error", e.message);
+    $("adopt-error").hidden = false;
+  }
+}
+async function dismissProposal() {
+  const p = S.proposals[S.proposalIndex];
+  if (!p || p.state === "adopted") return;
+  await api("POST", `/api/proposals/${encodeURIComponent(p.id)}/dismiss`, {});
+  toast(`Dismissed “${p.label}”`);
+  await refreshProposalCount();
+  await loadProposals();
+}
+async function refreshProposalCount() {
+  setText("proposals-count", (await api("GET", "/api/proposals?state=open")).length);
+}
+
+// -- views and keys ------------------------------------------------------------------------------
+function switchView(view) {
+  S.view = view;
+  for (const tab of document.querySelectorAll(".tab")) tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+  for (const name of ["review", "proposals", "quality"]) $(`view-${name}`).hidden = name !== view;
+  $("review-actions").hidden = view !== "review";
+  $("proposal-actions").hidden = view !== "proposals";
+  $("actionbar").querySelector(".nav").style.visibility = view === "quality" ? "hidden" : "visible";
+  if (view === "review") renderItem();
+  if (view === "proposals") enqueue(loadProposals);
+  if (view === "quality") { setText("decision-status", ""); refreshProgress(); }
+  writeHash();
+}
+
+function onFilterChange() {
+  const f = S.filter;
+  f.transcript = $("f-transcript").value; f.code = $("f-code").value; f.status = $("f-status").value;
+  f.reviewer = $("f-reviewer").value; f.min_score = $("f-min").value; f.max_score = $("f-max").value;
+  f.grounding = $("f-grounding").value; f.order = $("f-order").value;
+  $("q-reviewer").value = f.reviewer;
+  enqueue(() => go(null));
+  refreshProgress();
+}
+
+function bindControls() {
+  for (const id of ["f-transcript", "f-code", "f-status", "f-reviewer", "f-grounding", "f-order", "f-min", "f-max"]) $(id).addEventListener("change", onFilterChange);
+  $("q-reviewer").addEventListener("change", () => { $("f-reviewer").value = $("q-reviewer").value; onFilterChange(); });
+  for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => switchView(tab.dataset.view));
+  for (const link of document.querySelectorAll("[data-goto]")) link.addEventListener("click", (e) => { e.preventDefault(); switchView(link.dataset.goto); });
+  $("a-accept").addEventListener("click", () => enqueue(accept));
+  $("a-reject").addEventListener("click", () => enqueue(openReject));
+  $("a-change").addEventListener("click", () => enqueue(() => openPicker("change")));
+  $("a-span").addEventListener("click", () => enqueue(spanKey));
+  $("a-missed").addEventListener("click", () => enqueue(() => openPicker("missed")));
+  $("a-undo").addEventListener("click", () => enqueue(undo));
+  $("n-next").addEventListener("click", () => enqueue(() => navigate(false)));
+  $("n-prev").addEventListener("click", () => enqueue(() => navigate(true)));
+  $("sel-span").addEventListener("mousedown", (e) => e.preventDefault());
+  $("sel-missed").addEventListener("mousedown", (e) => e.preventDefault());
+  $("sel-span").addEventListener("click", () => enqueue(spanKey));
+  $("sel-missed").addEventListener("click", () => enqueue(() => openPicker("missed")));
+  $("p-text").addEventListener("mouseup", () => setTimeout(showSelectionTools, 0));
+  document.addEventListener("selectionchange", () => { if (!selectionSpan()) hideSelectionTools(); });
+  $("reject-confirm").addEventListener("click", () => enqueue(confirmReject));
+  $("picker-search").addEventListener("input", filterPicker);
+  $("picker-confirm").addEventListener("click", () => enqueue(confirmPicker));
+  $("bulk-accept").addEventListener("click", () => enqueue(() => openBulk("accept")));
+  $("bulk-reject").addEventListener("click", () => enqueue(() => openBulk("reject")));
+  $("bulk-confirm").addEventListener("click", () => enqueue(confirmBulk));
+  $("adopt-confirm").addEventListener("click", () => enqueue(confirmAdopt));
+  $("pa-adopt").addEventListener("click", () => enqueue(openAdopt));
+  $("pa-dismiss").addEventListener("click", () => enqueue(dismissProposal));
+  $("pr-state").addEventListener("change", () => { S.proposalIndex = 0; enqueue(loadProposals); });
+  $("help-btn").addEventListener("click", () => openDialog("help"));
+  for (const button of document.querySelectorAll("[data-close]")) button.addEventListener("click", closeDialog);
+  $("overlay").addEventListener("mousedown", (e) => { if (e.target === $("overlay")) closeDialog(); });
+  document.addEventListener("keydown", onKey);
+}
+
+function navigate(backwards) {
+  if (S.view === "proposals") {
+    const n = S.proposals.length;
+    if (n) { S.proposalIndex = (S.proposalIndex + (backwards ? n - 1 : 1)) % n; renderProposals(); }
+    return;
+  }
+  if (S.view !== "review") return;
+  const item = S.current && S.current.item;
+  return go(item ? item.id : null, backwards);
+}
+
+const OUR_KEYS = new Set([..."arcsmujkfdn?123456789", "Enter", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"]);
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName);
+  if (typing) {  // a form field keeps its keys; a dialog still hears Enter, Esc and the arrows
+    if (S.dialog && dialogHears(event)) {
+      event.preventDefault();
+      const key = { key: event.key, shiftKey: event.shiftKey, target: event.target };
+      enqueue(() => dialogKey(key, true));
+    } else if (!S.dialog && event.key === "Escape") event.target.blur();
+    return;
+  }
+  // while earlier actions are still running, every plain key waits its turn (it may be meant for
+  // the search field of a picker that is about to open)
+  if (!OUR_KEYS.has(event.key) && !(S.pending && event.key.length === 1)) return;
+  event.preventDefault();
+  const key = { key: event.key, shiftKey: event.shiftKey, target: event.target };
+  enqueue(() => (S.dialog ? dialogKey(key, false) : mainKey(key)));
+}
+
+/* Which keys a dialog takes from its form fields (the rest type into them). */
+function dialogHears(event) {
+  if (event.key === "Escape") return true;
+  if (S.dialog === "picker") return ["Enter", "ArrowUp", "ArrowDown"].includes(event.key);
+  if (S.dialog === "reject") return event.key === "Enter" && !event.shiftKey;
+  return event.key === "Enter" && event.target.tagName === "INPUT";
+}
+
+/* A key for the open dialog (run in the action queue); "native" means it is not the dialog's. */
+function dialogKey(event, typing) {
+  if (!S.dialog) return;
+  if (event.key === "Escape") { closeDialog(); return; }
+  if (S.dialog === "reject") return rejectKey(event, typing);
+  if (S.dialog === "picker") return pickerKey(event, typing);
+  if (S.dialog === "bulk" && event.key === "Enter") return confirmBulk();
+  if (S.dialog === "adopt" && event.key === "Enter" && event.target.tagName !== "TEXTAREA") return confirmAdopt();
+  if (S.dialog === "help" && event.key === "Enter") { closeDialog(); return; }
+  return "native";
+}
+
+function mainKey(event) {
+  if (S.view === "review" && S.span) {
+    const handled = spanModeKey(event);
+    if (handled) return handled;
+  }
+  const key = event.key;
+  const views = { 1: "review", 2: "proposals", 3: "quality" };
+  if (views[key]) return switchView(views[key]);
+  if (key === "?") return openDialog("help");
+  if (key === "j") return navigate(false);
+  if (key === "k") return navigate(true);
+  if (key === "f") { switchView("review"); $("f-status").focus(); return; }
+  if (S.view === "proposals") {
+    if (key === "a") return openAdopt();
+    if (key === "d") return dismissProposal();
+    return;
+  }
+  if (S.view !== "review") return;
+  const actions = { a: accept, r: openReject, c: () => openPicker("change"), s: spanKey, m: () => openPicker("missed"), u: undo };
+  if (actions[key]) return actions[key]();
+}
+
+start().catch((e) => toast(e.message || String(e), true));

@@ -1,0 +1,202 @@
+"""`precode review --tui`: the same review, in a terminal, for a server without a browser.
+
+Rich prompts over the same ReviewSession as the web app, so the decisions are the same records
+in the same store. One key per action; text answers (a reason's note, a code search, the words of
+a corrected quote) are typed after the key.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.prompt import Prompt
+from rich.table import Table
+from rich.text import Text
+
+from pipeline.errors import PrecodeError
+from pipeline.review.models import REJECT_REASONS, DecisionIn, Item, MissedIn, Order, QueueFilter, Status
+from pipeline.review.service import ReviewSession
+
+KEYS = {
+    "a": "accept", "r": "reject", "c": "change code", "s": "set quote span", "m": "add a missed code",
+    "u": "undo", "j": "next", "k": "previous", "f": "filter", "p": "precision", "q": "quit",
+}
+MAX_MATCHES = 12
+
+
+def render(item: Item, index: int | None, total: int) -> Group:
+    """The item as rich renderables: passage with the quote highlighted, code, evidence, my decision."""
+    t = item.transcript
+    who = " · ".join(x for x in (t.participant, t.group, t.site) if x)
+    passage = Text()
+    if item.context:
+        passage.append(f"{item.context.speaker}: ", style="bold dim")
+        passage.append(item.context.text + "\n\n", style="dim italic")
+    passage.append(f"{item.segment.speaker}: ", style="bold")
+    body = Text(item.segment.text)
+    start, end = (item.effective_start, item.effective_end) if item.effective_start is not None else (
+        item.quote_start, item.quote_end)
+    if item.grounding.value != "ungrounded" and start is not None:
+        body.stylize("bold black on yellow", start - item.segment.start, end - item.segment.start)
+    passage.append_text(body)
+    place = f"{index} of {total}" if index else f"{total} match"
+    parts = [Panel(passage, title=f"{t.name} ({who})" if who else t.name, subtitle=place, title_align="left")]
+    if item.grounding.value == "ungrounded":
+        parts.append(Text(f"Quote not found in the transcript (nothing highlighted). The model's quote: “{item.quote}”",
+                          style="bold red"))
+    code = item.effective_code or item.code
+    card = Text()
+    if item.effective_code:
+        card.append(f"suggested: {item.code.label}  →  changed to:\n", style="magenta")
+    card.append(code.label, style="bold")
+    card.append(f"  ({code.level})\n{code.path}\n\n", style="dim")
+    card.append(code.definition + "\n")
+    for rule in code.include:
+        card.append("  + " + rule + "\n", style="green")
+    for rule in code.exclude:
+        card.append("  − " + rule + "\n", style="red")
+    parts.append(Panel(card, title="code", title_align="left"))
+    evidence = (f"{item.score_kind} {item.score:.2f} · grounding {item.grounding.value} · coder {item.coder}"
+                f"{' / ' + item.model if item.model else ''}")
+    reason = item.rationale or ("(the similarity coder gives no reason: it matched the words to the code's description)"
+                                if item.score_kind == "similarity" else "(no rationale)")
+    parts.append(Text(evidence + "\n" + reason, style="cyan"))
+    mine = item.mine
+    parts.append(Text("your decision: " + (f"{mine.outcome} ({mine.action})" if mine else "none yet"),
+                      style="bold green" if mine else "dim"))
+    return Group(*parts)
+
+
+class Tui:
+    """The prompt loop; `stream` replaces standard input (tests)."""
+
+    def __init__(self, session: ReviewSession, console: Console, stream: IO[str] | None = None):
+        self.session, self.console, self.stream = session, console, stream
+        self.filter = QueueFilter()
+
+    def ask(self, question: str, default: str = "") -> str:
+        return Prompt.ask(question, console=self.console, default=default, show_default=bool(default),
+                          stream=self.stream).strip()
+
+    def pick_code(self, question: str) -> str | None:
+        words = self.ask(question).casefold().split()
+        if not words:
+            return None
+        codes = self.session.codebook.codes
+        matches = [c for c in codes if all(w in f"{c.id} {self.session.codebook.path(c.id)}".casefold() for w in words)]
+        if not matches:
+            self.console.print("[yellow]no code matches that[/]")
+            return None
+        for n, code in enumerate(matches[:MAX_MATCHES], start=1):
+            self.console.print(f"  {n:>2}. {code.label} [dim]{self.session.codebook.path(code.id)} ({code.id})[/]")
+        choice = self.ask("number (Enter to cancel)")
+        if choice.isdigit() and 1 <= int(choice) <= min(len(matches), MAX_MATCHES):
+            return matches[int(choice) - 1].id
+        return None
+
+    def find_span(self, item: Item, words: str) -> tuple[int, int] | None:
+        found = item.segment.text.find(words)
+        if not words or found < 0:
+            self.console.print("[yellow]those words are not in the segment (copy them exactly)[/]")
+            return None
+        return item.segment.start + found, item.segment.start + found + len(words)
+
+    def set_filter(self) -> None:
+        status = self.ask(f"status ({'/'.join(s.value for s in Status)})", self.filter.status.value)
+        order = self.ask("order (position/uncertainty)", self.filter.order.value)
+        names = {t.name: t.id for t in self.session.info().transcripts}
+        transcript = self.ask(f"transcript ({', '.join(names)}; Enter for all)")
+        self.filter = QueueFilter(status=Status(status) if status in Status.__members__ else self.filter.status,
+                                  order=Order(order) if order in Order.__members__ else self.filter.order,
+                                  transcript=names.get(transcript))
+
+    def show_precision(self) -> None:
+        progress = self.session.progress()
+        table = Table("code", "suggested", "reviewed", "accepted", "changed", "rejected", "precision",
+                      title=f"machine precision by {progress.scope}'s decisions (accepted / reviewed)")
+        for p in [*progress.per_code, progress.overall]:
+            table.add_row(p.label, str(p.suggested), str(p.reviewed), str(p.accepted), str(p.changed),
+                          str(p.rejected), f"{p.precision:.2f}" if p.precision is not None else "–")
+        self.console.print(table)
+
+    def act(self, key: str, item: Item) -> str | None:
+        """Do what `key` asks; return the suggestion id to show next (None: the next in the queue)."""
+        s = self.session
+        if key == "a":
+            s.decide(item.id, DecisionIn(action="accept"))
+        elif key == "r":
+            for n, (code, text) in enumerate(REJECT_REASONS.items(), start=1):
+                self.console.print(f"  {n}. {text} [dim]({code})[/]")
+            choice = self.ask("reason number (Enter for none)")
+            reasons = list(REJECT_REASONS)
+            reason = reasons[int(choice) - 1] if choice.isdigit() and 1 <= int(choice) <= len(reasons) else None
+            note = self.ask("note (Enter for none)") or None
+            s.decide(item.id, DecisionIn(action="reject", reason=reason, note=note))
+        elif key == "c":
+            code = self.pick_code("search the codebook for the right code")
+            if code:
+                s.decide(item.id, DecisionIn(action="edit", code_id=code))
+            return item.id
+        elif key == "s":
+            span = self.find_span(item, self.ask("type the exact words of the quote"))
+            if span:
+                s.decide(item.id, DecisionIn(action="edit", quote_start=span[0], quote_end=span[1]))
+            return item.id
+        elif key == "m":
+            code = self.pick_code("search the codebook for the missed code")
+            if code:
+                words = self.ask("its quote: exact words (Enter for the whole segment)")
+                span = self.find_span(item, words) if words else None
+                if span or not words:
+                    added = s.add_missed(MissedIn(segment_id=item.segment.id, code_id=code,
+                                                  quote_start=span[0] if span else None,
+                                                  quote_end=span[1] if span else None))
+                    self.console.print(f"[green]added[/] {added.label}")
+            return item.id
+        elif key == "u":
+            result = s.undo(item.id if item.mine else None)
+            self.console.print(f"[green]undone:[/] {result.undone.action} on {result.suggestion_id}")
+            return result.suggestion_id if result.in_queue else item.id
+        return None
+
+    def run(self) -> None:
+        """Review until the queue is empty or the reviewer quits."""
+        current: str | None = None
+        show: str | None = None
+        while True:
+            if show:
+                view = self.session.locate(self.filter, show)
+            else:
+                view = self.session.queue(self.filter, after=current)
+            if view.item is None:
+                self.console.print("[bold green]Nothing left to review with this filter.[/] "
+                                   "(f to change it, p for precision, q to quit)")
+            else:
+                self.console.rule()
+                self.console.print(render(view.item, view.index, view.total))
+            current, show = (view.item.id if view.item else current), None
+            try:
+                key = self.ask(" ".join(f"[bold]{k}[/]:{v}" for k, v in KEYS.items()))[:1].lower()
+            except EOFError:
+                key = "q"
+            if key == "q":
+                return
+            if key == "f":
+                self.set_filter()
+                current = None
+            elif key == "p":
+                self.show_precision()
+                show = current
+            elif key == "k" and current:
+                view = self.session.queue(self.filter, after=current, backwards=True)
+                show = view.item.id if view.item else None
+            elif key in KEYS and key != "j" and view.item is not None:
+                try:
+                    show = self.act(key, view.item)
+                except PrecodeError as exc:
+                    self.console.print(f"[red]{exc}[/]")
+                    show = view.item.id
+            elif key != "j":
+                show = current
