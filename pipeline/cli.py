@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ go_offline()  # before any Hugging Face library is imported
 from pipeline.codebook import BUILTIN_CODEBOOKS, load_codebook  # noqa: E402
 from pipeline.errors import PrecodeError  # noqa: E402
 from pipeline.project import Project, find_project, init_project  # noqa: E402
+
+if TYPE_CHECKING:
+    from pipeline.coders.llm import LLMOptions
 
 app = typer.Typer(
     help="Pre-code interview transcripts against a codebook (NASSS, QIF or your own), offline by default.",
@@ -86,43 +89,86 @@ def ingest(
 
 
 def _code(project: Project, codebook_ref: str, coder_name: str, level: Optional[str],
-          transcripts: Optional[list[str]], threshold: Optional[float], top_k: Optional[int]):
+          transcripts: Optional[list[str]], threshold: Optional[float], top_k: Optional[int],
+          llm: Optional["LLMOptions"] = None, dry_run: bool = False):
     from pipeline.coders import make_coder
     from pipeline.coding import run_coder
 
     codebook = load_codebook(codebook_ref)
-    coder = make_coder(coder_name, project, threshold=threshold, top_k=top_k)
+    coder = make_coder(coder_name, project, threshold=threshold, top_k=top_k, llm=llm, dry_run=dry_run)
+    if dry_run:
+        from pipeline.llm.cli import print_estimate
+
+        print_estimate(console, project, coder, codebook, level, transcripts)
+        return None
     with _progress() as progress:
         task = progress.add_task(f"coding with {coder_name}", total=None)
         run = run_coder(
             project, coder, codebook, level, transcripts,
             on_start=lambda run, n: progress.update(task, total=n),
             progress=lambda n: progress.advance(task, n),
+            on_resume=lambda run, done, total: err.print(
+                f"Resuming unfinished run [bold]{run.id}[/]: {done} of {total} segments were already coded"),
         )
     console.print(f"Run [bold]{run.id}[/]: {run.counts.get('suggestions', 0)} suggestions on "
                   f"{run.counts.get('segments_with_suggestions', 0)} of {run.counts.get('segments', 0)} segments "
                   f"({codebook.id}, level {run.level}, coder {run.coder})")
+    if coder_name == "llm":
+        from pipeline.llm.cli import print_run_report
+
+        if not print_run_report(console, project, run):
+            raise typer.Exit(1)
     return run
 
 
 @app.command()
 def code(
     codebook: CodebookOption,
-    coder: Annotated[str, typer.Option(help="similarity (offline baseline, no LLM).")] = "similarity",
+    coder: Annotated[str, typer.Option(help="similarity (offline baseline, no LLM) | llm (a chat model; see docs/llm.md).")] = "similarity",
     level: Annotated[Optional[str], typer.Option(help="Tree level to code at: domain|subdomain|theme (QIF: "
                                                       "phase|step|activity) or leaf (codes with no children, the default).")] = None,
     transcript: Annotated[Optional[list[str]], typer.Option(help="Only these transcript names (repeatable).")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="similarity: minimum cosine score (default from settings).")] = None,
     top_k: Annotated[Optional[int], typer.Option(help="similarity: at most this many codes per segment.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="llm: model name (Azure: the deployment name); default: model in precode.toml.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="llm: API base URL, e.g. http://localhost:11434/v1.")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="llm: sampling temperature (default 0).")] = None,
+    samples: Annotated[Optional[int], typer.Option(help="llm: self-consistency samples per segment; majority vote (needs temperature > 0).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="llm: segments per request.")] = None,
+    concurrency: Annotated[Optional[int], typer.Option(help="llm: requests in flight at once.")] = None,
+    candidates: Annotated[Optional[int], typer.Option(help="llm: send only the K likeliest codes' full entries (labels of all).")] = None,
+    exhaustive: Annotated[bool, typer.Option("--exhaustive", help="llm: send the full codebook (no candidate narrowing).")] = False,
+    propose_codes: Annotated[bool, typer.Option("--propose-codes", help="llm: let the model propose new codes, stored apart for review.")] = False,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="llm: allow sending transcripts to a non-local endpoint.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="llm: estimate requests, tokens and cost; send nothing.")] = False,
     project: ProjectOption = None,
 ) -> None:
-    """Propose codes for every participant segment; the run and its suggestions are stored."""
-    _code(find_project(project), codebook, coder, level, transcript, threshold, top_k)
+    """Propose codes for every participant segment; the run and its suggestions are stored.
+
+    With --coder llm, re-running the same command completes an interrupted run (segments already
+    coded are not sent again); the exit code is 1 while segments remain failed.
+    """
+    values = dict(model=model, base_url=base_url, temperature=temperature, samples=samples, batch_size=batch_size,
+                  concurrency=concurrency, candidates=candidates, exhaustive=exhaustive, propose_codes=propose_codes,
+                  allow_remote=allow_remote)
+    llm = None
+    if coder == "llm":
+        from pipeline.coders.llm import LLMOptions
+
+        llm = LLMOptions(**values)
+    elif dry_run or any(v not in (None, False) for v in values.values()):
+        raise PrecodeError("--model, --base-url, --temperature, --samples, --batch-size, --concurrency, --candidates,"
+                           " --exhaustive, --propose-codes, --allow-remote and --dry-run apply to --coder llm only")
+    _code(find_project(project), codebook, coder, level, transcript, threshold, top_k, llm, dry_run)
 
 
-def _export(project: Project, fmt: str, out: Optional[Path], run_id: Optional[str], all_groundings: bool) -> Path:
+def _export(project: Project, fmt: str, out: Optional[Path], run_id: Optional[str], all_groundings: bool,
+            include_all: bool = False, accepted: bool = False) -> Path:
+    from pipeline.interchange.cli import default_export_path, export_codings, is_codings_export
     from pipeline.interchange.tabular import write_export
 
+    if is_codings_export(fmt, all_groundings, include_all, accepted):  # checks the options fit together
+        return export_codings(project, fmt, out or default_export_path(project, fmt, accepted), run_id, include_all)
     out = out or project.root / f"export.{fmt}"
     n = write_export(project, fmt, out, run_id, all_groundings)
     console.print(f"Wrote {n} coded quotes to [bold]{out}[/]")
@@ -131,14 +177,24 @@ def _export(project: Project, fmt: str, out: Optional[Path], run_id: Optional[st
 
 @app.command()
 def export(
-    format: Annotated[str, typer.Option("--format", "-f", help="csv | jsonl")] = "csv",
-    out: Annotated[Optional[Path], typer.Option(help="Output file (default: export.FORMAT in the project).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="csv | jsonl (suggestions) | qdpx | xlsx (codings)")] = "csv",
+    out: Annotated[Optional[Path], typer.Option(
+        help="Output file (default: export.FORMAT in the project; accepted.FORMAT with --accepted).")] = None,
     run: Annotated[Optional[str], typer.Option(help="Run id or unique prefix (default: the latest run).")] = None,
-    include_ungrounded: Annotated[bool, typer.Option(help="Also export suggestions whose quote was not found.")] = False,
+    include_ungrounded: Annotated[bool, typer.Option(help="csv/jsonl: also suggestions whose quote was not found.")] = False,
+    accepted: Annotated[bool, typer.Option(
+        "--accepted", help="csv/jsonl: the accepted codings, one row per coding as in the xlsx, not the suggestions.")] = False,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="qdpx/xlsx, csv/jsonl --accepted: every grounded suggestion, not only accepted ones.")] = False,
     project: ProjectOption = None,
 ) -> None:
-    """Write a run's suggestions with quotes, offsets, code paths and provenance."""
-    _export(find_project(project), format, out, run, include_ungrounded)
+    """Write a run's suggestions (csv, jsonl) or its reviewed codings (REFI-QDA qdpx, Excel xlsx).
+
+    qdpx and xlsx hold the accepted review decisions (with the reviewer's corrections) and the
+    codes reviewers added by hand, or with --all every grounded suggestion; csv/jsonl with
+    --accepted hold the same rows as the xlsx. See docs/refi-qda.md.
+    """
+    _export(find_project(project), format, out, run, include_ungrounded, all_, accepted)
 
 
 @app.command()
@@ -211,6 +267,14 @@ def codebook_show(
 
 
 # Commands that live in their own modules are registered here, one line each.
+from pipeline.review.cli import review  # noqa: E402
+app.command()(review)
+from eval.cli import eval_command  # noqa: E402
+app.command("eval")(eval_command)
+from pipeline.interchange.cli import convert_codebook, import_qdpx  # noqa: E402
+
+app.command("import")(import_qdpx)
+codebook_app.command("convert")(convert_codebook)
 
 
 def main() -> None:
