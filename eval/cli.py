@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from eval.harness import EvalRequest, run_evaluation
 from pipeline.errors import PrecodeError
 from pipeline.project import find_project
+
+if TYPE_CHECKING:
+    from eval.harness import EvalRequest
 
 console = Console()
 _OPTION_NAMES = {"units_file": "units", "runs": "run", "reviewers": "reviewer", "coders": "coder",
@@ -21,6 +23,8 @@ _OPTION_NAMES = {"units_file": "units", "runs": "run", "reviewers": "reviewer", 
 
 
 def _request(**options) -> EvalRequest:
+    from eval.harness import EvalRequest  # matplotlib and friends load only when eval runs
+
     try:
         return EvalRequest(**options)
     except ValidationError as exc:
@@ -82,6 +86,8 @@ def eval_command(
         min_overlap=min_overlap, units_file=units, missing=missing, codebook=codebook, level=level,
         group_by=group_by, transcripts=transcript or [], bootstrap=bootstrap, seed=seed, out=out,
     )
+    from eval.harness import run_evaluation
+
     outcome = run_evaluation(request, lambda: find_project(project))
     report = outcome.report
     console.print(report.unit["description"], highlight=False)

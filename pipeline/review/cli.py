@@ -10,8 +10,8 @@ import typer
 
 from pipeline.cli import ProjectOption, console, err
 from pipeline.project import find_project
-from pipeline.review.server import LOOPBACK, bind_socket, browser_available, is_loopback_host, review_url, serve
-from pipeline.review.service import ReviewSession
+
+LOOPBACK = "127.0.0.1"  # the web stack (fastapi, uvicorn) loads only when `precode review` runs
 
 
 def review(
@@ -29,6 +29,9 @@ def review(
     project: ProjectOption = None,
 ) -> None:
     """Review a run's suggestions: accept, reject or correct each; every decision is saved at once."""
+    from pipeline.review.server import bind_socket, browser_available, is_loopback_host, review_url, serve
+    from pipeline.review.service import ReviewSession
+
     session = ReviewSession.open(find_project(project), run, reviewer)
     progress = session.progress()
     r = session.run
