@@ -92,6 +92,7 @@ class StubLLM:
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self._complete)
         self.app.post("/openai/deployments/{deployment}/chat/completions")(self._complete)
+        self.app.post("/v1/embeddings")(self._embed)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -136,6 +137,21 @@ class StubLLM:
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
                       "prompt_tokens_details": {"cached_tokens": reply.cached_tokens}},
         }, headers=reply.headers)
+
+    async def _embed(self, request: Request) -> JSONResponse:
+        """Deterministic bag-of-words vectors (64 hashed dimensions): similar texts get similar vectors."""
+        body = await request.json()
+        with self._lock:
+            self.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = []
+        for i, text in enumerate(texts):
+            vector = [0.0] * 64
+            for word in re.findall(r"[a-z]+", text.lower()):
+                vector[int.from_bytes(word.encode()[:8].ljust(8, b"_"), "little") % 64] += 1.0
+            data.append({"object": "embedding", "index": i, "embedding": vector})
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model", "stub"),
+                             "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 
     def start(self, port: int = 0) -> "StubLLM":
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
