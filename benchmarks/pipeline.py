@@ -144,7 +144,7 @@ def main() -> None:
             ("suggestions (end to end run)", f"{e2e_run.counts['suggestions']:,}"),
             ("peak RSS", f"{peak_rss_mb():,.0f} MB (target < 2048: ratio {peak_rss_mb() / 2048:.2f})"),
         ]
-        print(f"| measure | value |\n|---|---|")
+        print("| measure | value |\n|---|---|")
         for name, value in rows:
             print(f"| {name} | {value} |")
         print(f"\ncommand: python benchmarks/pipeline.py --transcripts {args.transcripts} --words {args.words}")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -47,28 +45,29 @@ def export_rows(project: Project, run_id: str | None = None, include_ungrounded:
         }
 
 
-def write_export(project: Project, fmt: str, out: Path, run_id: str | None = None,
-                 include_ungrounded: bool = False) -> int:
-    """Write the export atomically (temp file, then rename): a failure leaves no half-written file."""
+def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise PrecodeError(f"unknown export format '{fmt}'", hint=f"choose one of: {', '.join(FORMATS)}")
-    rows = list(export_rows(project, run_id, include_ungrounded))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
-            if fmt == "csv":
-                writer = csv.DictWriter(f, fieldnames=EXPORT_COLUMNS)
-                writer.writeheader()
-                writer.writerows(rows)
-            else:
-                for row in rows:
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def _write_table(out: Path, fmt: str, columns: list[str], rows: list[dict]) -> int:
+    """Write rows as CSV (with a header) or JSONL, whole or not at all."""
+    with atomic_output(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return len(rows)
+
+
+def write_export(project: Project, fmt: str, out: Path, run_id: str | None = None,
+                 include_ungrounded: bool = False) -> int:
+    """Write a run's suggestions; returns how many."""
+    _check_format(fmt)
+    return _write_table(out, fmt, EXPORT_COLUMNS, list(export_rows(project, run_id, include_ungrounded)))
 
 
 def _cell(value):
@@ -85,17 +84,7 @@ def write_codings_table(project: Project, fmt: str, out: Path, run_id: str | Non
     Exactly the rows and columns of the XLSX export (`codings.coding_rows`), written atomically.
     Returns the number of codings written.
     """
-    if fmt not in FORMATS:
-        raise PrecodeError(f"unknown export format '{fmt}'", hint=f"choose one of: {', '.join(FORMATS)}")
+    _check_format(fmt)
     rows = [{k: _cell(row[k]) for k in CODING_COLUMNS} for row in coding_rows(select_codings(project, run_id,
                                                                                              include_all))]
-    with atomic_output(out) as tmp:
-        with tmp.open("w", encoding="utf-8", newline="") as f:
-            if fmt == "csv":
-                writer = csv.DictWriter(f, fieldnames=CODING_COLUMNS)
-                writer.writeheader()
-                writer.writerows(rows)
-            else:
-                for row in rows:
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return len(rows)
+    return _write_table(out, fmt, CODING_COLUMNS, rows)
