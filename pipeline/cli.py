@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,7 +30,8 @@ app = typer.Typer(
 codebook_app = typer.Typer(help="Check and show codebooks.", no_args_is_help=True)
 app.add_typer(codebook_app, name="codebook")
 
-console = Console()
+# Piped output (a log, a CI job) is not squeezed into 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 ProjectOption = Annotated[
@@ -61,12 +63,12 @@ def _ingest(project: Project, paths: list[Path], metadata: Path | None) -> int:
     colours = {IngestStatus.failed: "red", IngestStatus.skipped: "yellow", IngestStatus.unchanged: "dim"}
     for r in results:
         note = r.message or "; ".join(r.warnings)
-        table.add_row(Path(r.path).name, f"[{colours.get(r.status, 'green')}]{r.status.value}[/]",
-                      str(r.segments or ""), note)
+        table.add_row(escape(Path(r.path).name), f"[{colours.get(r.status, 'green')}]{r.status.value}[/]",
+                      str(r.segments or ""), escape(note))
     console.print(table)
     failed = [r for r in results if r.status is IngestStatus.failed]
     for r in failed:
-        err.print(f"[red]error[/] {r.message}")
+        err.print(f"[red]error[/] {escape(r.message)}", highlight=False)
     if not results:
         raise PrecodeError("no transcript files found", hint="pass files or folders with .txt/.md/.vtt/.srt/.docx/.json")
     return len(failed)
@@ -282,5 +284,5 @@ def main() -> None:
     try:
         app()
     except PrecodeError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)

@@ -150,3 +150,12 @@ def test_invalid_settings_name_the_field(tmp_path: Path):
         find_project(project.root)
     message = str(info.value)
     assert "precode.toml" in message and "max_chars" in message and "top_kk" in message
+
+
+def test_cli_prints_bracketed_names_in_messages_verbatim(tmp_path: Path):
+    """Messages name sections like [llm] or [similarity]; the terminal must not eat them as markup."""
+    assert precode("init", str(tmp_path / "p")).returncode == 0
+    (tmp_path / "p" / "precode.toml").write_text("[similarity]\ntop_kk = 2\n", encoding="utf-8")
+    result = precode("status", "--project", str(tmp_path / "p"))
+    assert result.returncode == 2
+    assert "[similarity] top_kk" in result.stderr
