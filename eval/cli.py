@@ -8,22 +8,23 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from pipeline.errors import PrecodeError
 from pipeline.project import find_project
+from pipeline.terminal import console
 
 if TYPE_CHECKING:
     from eval.harness import EvalRequest
 
-console = Console()
 _OPTION_NAMES = {"units_file": "units", "runs": "run", "reviewers": "reviewer", "coders": "coder",
                  "transcripts": "transcript"}
 
 
 def _request(**options) -> EvalRequest:
-    from eval.harness import EvalRequest  # matplotlib and friends load only when eval runs
+    from eval.harness import (
+        EvalRequest,  # matplotlib and friends load only when eval runs
+    )
 
     try:
         return EvalRequest(**options)

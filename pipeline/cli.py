@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,6 +18,7 @@ go_offline()  # before any Hugging Face library is imported
 from pipeline.codebook import BUILTIN_CODEBOOKS, load_codebook  # noqa: E402
 from pipeline.errors import PrecodeError  # noqa: E402
 from pipeline.project import Project, find_project, init_project  # noqa: E402
+from pipeline.terminal import ProjectOption, console, err  # noqa: E402
 
 if TYPE_CHECKING:
     from pipeline.coders.llm import LLMOptions
@@ -30,15 +30,6 @@ app = typer.Typer(
 codebook_app = typer.Typer(help="Check and show codebooks.", no_args_is_help=True)
 app.add_typer(codebook_app, name="codebook")
 
-# Piped output (a log, a CI job) is not squeezed into 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
-
-ProjectOption = Annotated[
-    Optional[Path],
-    typer.Option("--project", "-p", envvar="PRECODE_PROJECT",
-                 help="Project directory (default: the current directory or the nearest parent with precode.toml)."),
-]
 CodebookOption = Annotated[str, typer.Option("--codebook", "-c", help=f"{' | '.join(BUILTIN_CODEBOOKS)} | FILE.yaml")]
 
 

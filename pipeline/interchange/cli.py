@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pipeline.errors import PrecodeError
 from pipeline.project import Project, find_project
-
-console = Console()
-err = Console(stderr=True)
+from pipeline.terminal import console, err
 
 CODING_FORMATS = ("qdpx", "xlsx")
 TABLE_FORMATS = ("csv", "jsonl")
@@ -91,7 +88,8 @@ def import_qdpx(
     Sources become transcripts (or are matched to a transcript with the same text); PDF, picture,
     audio and video sources are reported and skipped. Everything is stored in one transaction.
     """
-    from pipeline.interchange.qdpx_import import import_qdpx as run_import, import_summary
+    from pipeline.interchange.qdpx_import import import_qdpx as run_import
+    from pipeline.interchange.qdpx_import import import_summary
 
     if file.suffix.lower() == ".qdc":
         raise PrecodeError("a .qdc file is a codebook, not a project", path=str(file),

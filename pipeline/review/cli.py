@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from pipeline.cli import ProjectOption, console, err
 from pipeline.project import find_project
+from pipeline.terminal import ProjectOption, console, err
 
 LOOPBACK = "127.0.0.1"  # the web stack (fastapi, uvicorn) loads only when `precode review` runs
 
@@ -29,7 +29,13 @@ def review(
     project: ProjectOption = None,
 ) -> None:
     """Review a run's suggestions: accept, reject or correct each; every decision is saved at once."""
-    from pipeline.review.server import bind_socket, browser_available, is_loopback_host, review_url, serve
+    from pipeline.review.server import (
+        bind_socket,
+        browser_available,
+        is_loopback_host,
+        review_url,
+        serve,
+    )
     from pipeline.review.service import ReviewSession
 
     session = ReviewSession.open(find_project(project), run, reviewer)
