@@ -5,15 +5,28 @@ that opening the printed URL (`/?token=…`) sets: no token is 401, a wrong one 
 HttpOnly and SameSite=Strict and its name carries the port, so two review servers (two reviewers)
 in one browser do not overwrite each other's. Calls into the session are serialised by a lock:
 one SQLite connection, one request at a time, each a few milliseconds.
+
+Cross-site request forgery: SameSite does not separate ports, so a page on another 127.0.0.1 port
+in the reviewer's browser gets the cookie sent along. Therefore every request must name this
+server in its Host header (no DNS rebinding), any Origin it carries must be this server, and every
+state-changing request (any method but GET/HEAD/OPTIONS) that relies on the cookie must also carry
+`X-Precode-CSRF`: an HMAC of the cookie that only a page of this origin can read (`GET /api/csrf`).
+A custom header cannot be sent by a form or a no-cors fetch, and we answer no CORS preflight.
+A client sending the token itself in `X-Precode-Token` (also a custom header) needs no second one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import secrets
 import threading
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -22,12 +35,28 @@ from fastapi.staticfiles import StaticFiles
 from pipeline.errors import PrecodeError
 from pipeline.review.errors import Conflict, NotFound
 from pipeline.review.models import (
-    AdoptIn, AdoptResult, BulkIn, BulkPreview, DecisionIn, DismissIn, Item, MissedIn, Progress, ProposalView,
-    QueueFilter, QueueView, SegmentCode, SessionInfo, UndoResult,
+    AdoptIn,
+    AdoptResult,
+    BulkIn,
+    BulkPreview,
+    DecisionIn,
+    DismissIn,
+    Item,
+    MissedIn,
+    Progress,
+    ProposalView,
+    QueueFilter,
+    QueueView,
+    SegmentCode,
+    SessionInfo,
+    UndoResult,
 )
 from pipeline.review.service import ReviewSession
 
+T = TypeVar("T")
 TOKEN_HEADER = "x-precode-token"
+CSRF_HEADER = "x-precode-csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
@@ -49,18 +78,57 @@ def cookie_name(port: int) -> str:
     return f"precode_review_{port}"
 
 
-def create_app(session: ReviewSession, token: str, port: int) -> FastAPI:
-    """The app for one review session; `port` only names the cookie."""
+def csrf_token(cookie_value: str) -> str:
+    """The anti-CSRF token bound to a session cookie."""
+    return hmac.new(cookie_value.encode(), b"precode-review-csrf", hashlib.sha256).hexdigest()
+
+
+def allowed_hosts(host: str, port: int) -> Callable[[str], bool]:
+    """Whether a Host header (host:port) names this server: its own address, or any loopback name
+    when bound to loopback; any IP literal (never a DNS name) when bound to all interfaces."""
+    def parse(value: str) -> tuple[str, int | None]:
+        try:
+            parts = urlsplit(f"//{value}")
+            return (parts.hostname or ""), parts.port
+        except ValueError:
+            return "", None
+
+    bound = host.strip("[]").lower()
+    loopback = {"localhost", "127.0.0.1", "::1"}
+    everywhere = bound in ("0.0.0.0", "::")
+
+    def ok(value: str) -> bool:
+        name, p = parse(value)
+        if p != port:
+            return False
+        if name == bound or (name in loopback and (bound in loopback or everywhere)):
+            return True
+        if everywhere:
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                return False
+            return True
+        return False
+    return ok
+
+
+def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0.0.1") -> FastAPI:
+    """The app for one review session served on host:port (the Host and Origin checks)."""
     app = FastAPI(title="precode review", docs_url=None, redoc_url=None, openapi_url=None)
     lock = threading.Lock()
     cookie = cookie_name(port)
+    host_ok = allowed_hosts(host, port)
 
-    def locked(call: Callable[[], Any]) -> Any:
+    def locked(call: Callable[[], T]) -> T:
         with lock:
             return call()
 
     @app.middleware("http")
-    async def require_token(request: Request, call_next):
+    async def require_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        forged = _forged(request, host_ok)
+        if forged:
+            return _secure(JSONResponse({"error": forged}, status_code=403))
         offered = request.query_params.get("token") if request.url.path == "/" else None
         if offered is not None:  # opening the printed URL: trade the token for a cookie, drop it from the URL
             if not secrets.compare_digest(offered.encode(), token.encode()):
@@ -73,16 +141,27 @@ def create_app(session: ReviewSession, token: str, port: int) -> FastAPI:
             return _denied(request, 401)
         if not secrets.compare_digest(supplied.encode(), token.encode()):
             return _denied(request, 403)
+        if request.method not in SAFE_METHODS and not request.headers.get(TOKEN_HEADER):
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), csrf_token(supplied).encode()):
+                return _secure(JSONResponse(
+                    {"error": "refused: the request did not come from this review page (no anti-CSRF token); "
+                              "reload the page"}, status_code=403))
         return _secure(await call_next(request))
 
     @app.exception_handler(PrecodeError)
-    async def user_error(request: Request, exc: PrecodeError):
+    async def user_error(request: Request, exc: PrecodeError) -> Response:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
         return _secure(JSONResponse({"error": str(exc)}, status_code=status))
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(static_dir() / "index.html", media_type="text/html")
+
+    @app.get("/api/csrf")
+    def csrf(request: Request) -> dict[str, str]:
+        """The anti-CSRF token for this browser's cookie (readable by a page of this origin only)."""
+        return {"header": CSRF_HEADER, "token": csrf_token(request.cookies.get(cookie) or token)}
 
     @app.get("/api/session")
     def session_info() -> SessionInfo:
@@ -148,6 +227,20 @@ def create_app(session: ReviewSession, token: str, port: int) -> FastAPI:
 def _secure(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def _forged(request: Request, host_ok: Callable[[str], bool]) -> str | None:
+    """Why a request cannot come from this server's own page (None: it can)."""
+    if not host_ok(request.headers.get("host", "")):
+        return "refused: the Host header does not name this review server"
+    if request.method in SAFE_METHODS:  # reading: another origin cannot see the answer
+        return None
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"http://{request.headers['host']}":
+        return "refused: the request came from another site"
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return "refused: the request came from another site"
+    return None
 
 
 def _denied(request: Request, status: int) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import webbrowser
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,9 +15,9 @@ LOOPBACK = "127.0.0.1"  # the web stack (fastapi, uvicorn) loads only when `prec
 
 
 def review(
-    run: Annotated[Optional[str], typer.Option(
+    run: Annotated[str | None, typer.Option(
         help="Run id or unique prefix (default: the latest completed run).")] = None,
-    reviewer: Annotated[Optional[str], typer.Option(
+    reviewer: Annotated[str | None, typer.Option(
         help="Your name, recorded with every decision (default: your login name).")] = None,
     host: Annotated[str, typer.Option(
         help="Address to listen on. The default lets only this machine connect; any other lets other machines "
@@ -55,7 +55,7 @@ def review(
     sock = bind_socket(host, port)
     token = new_token()
     url = review_url(sock, token)
-    app = create_app(session, token, sock.getsockname()[1])
+    app = create_app(session, token, sock.getsockname()[1], sock.getsockname()[0])
     console.print(f"Open [bold]{url}[/]", soft_wrap=True, highlight=False)
     if not is_loopback_host(host):
         err.print(f"[yellow]Listening on {host}: other machines can connect (over plain HTTP). The token in the URL "

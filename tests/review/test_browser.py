@@ -18,6 +18,8 @@ from pipeline.review.models import QueueFilter, Status
 
 from .conftest import RUN_ID
 
+pytestmark = pytest.mark.slow  # a real browser: seconds per test
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 

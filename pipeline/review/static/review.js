@@ -19,6 +19,7 @@ const S = {
   proposals: [],
   proposalIndex: 0,
   pending: 0,          // actions queued or running (see enqueue)
+  csrf: "",            // the anti-CSRF token sent with every state-changing request
 };
 
 // -- small helpers -------------------------------------------------------------------------------
@@ -63,6 +64,7 @@ class ApiError extends Error {
 
 async function api(method, path, body) {
   const options = { method, credentials: "same-origin", headers: {} };
+  if (method !== "GET") options.headers["X-Precode-CSRF"] = S.csrf;  // proves the request comes from this page
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
@@ -112,6 +114,7 @@ function pathNodes(path) {
 // -- start ---------------------------------------------------------------------------------------
 async function start() {
   readHash();
+  S.csrf = (await api("GET", "/api/csrf")).token;
   S.info = await api("GET", "/api/session");
   const info = S.info;
   info.codes.forEach((c) => codeById.set(c.id, c));
