@@ -7,9 +7,9 @@ a corrected quote) are typed after the key.
 
 from __future__ import annotations
 
-from typing import IO
+from typing import TextIO
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.prompt import Prompt
 from rich.table import Table
@@ -26,10 +26,13 @@ KEYS = {
 MAX_MATCHES = 12
 
 
-def render(item: Item, index: int | None, total: int) -> Group:
-    """The item as rich renderables: passage with the quote highlighted, code, evidence, my decision."""
-    t = item.transcript
-    who = " · ".join(x for x in (t.participant, t.group, t.site) if x)
+QUOTE_STYLE = "bold black on yellow"
+PANEL_CHROME = 4  # a panel's two borders plus one column of padding each side
+PROMPT_ROWS = 3   # the key prompt (two lines at 120 columns) and the line it is typed on
+
+
+def passage_text(item: Item) -> Text:
+    """The passage with its context above and the quote (or the reviewer's span) highlighted."""
     passage = Text()
     if item.context:
         passage.append(f"{item.context.speaker}: ", style="bold dim")
@@ -38,41 +41,75 @@ def render(item: Item, index: int | None, total: int) -> Group:
     body = Text(item.segment.text)
     start, end = (item.effective_start, item.effective_end) if item.effective_start is not None else (
         item.quote_start, item.quote_end)
-    if item.grounding.value != "ungrounded" and start is not None:
-        body.stylize("bold black on yellow", start - item.segment.start, end - item.segment.start)
+    if item.grounding.value != "ungrounded" and start is not None and end is not None:
+        body.stylize(QUOTE_STYLE, start - item.segment.start, end - item.segment.start)
     passage.append_text(body)
-    place = f"{index} of {total}" if index else f"{total} match"
-    parts = [Panel(passage, title=f"{t.name} ({who})" if who else t.name, subtitle=place, title_align="left")]
-    if item.grounding.value == "ungrounded":
-        parts.append(Text(f"Quote not found in the transcript (nothing highlighted). The model's quote: “{item.quote}”",
-                          style="bold red"))
+    return passage
+
+
+def window(lines: list[Text], rows: int) -> tuple[int, int]:
+    """Which wrapped lines to show in `rows` rows: all of them, or a window with the quote in view
+    (a third of the way down, or from its first line when the quote alone is taller)."""
+    if len(lines) <= rows:
+        return 0, len(lines)
+    marked = [n for n, line in enumerate(lines) if any(span.style == QUOTE_STYLE for span in line.spans)]
+    if not marked:
+        return 0, rows
+    first, last = marked[0], marked[-1]
+    top = first if last - first + 1 >= rows else max(0, first - (rows - (last - first + 1)) // 3)
+    top = min(top, len(lines) - rows)
+    return top, top + rows
+
+
+def render(item: Item, index: int | None, total: int, width: int = 120, height: int = 0,
+           console: Console | None = None) -> Group:
+    """The item as rich renderables: code, evidence, then the passage with the quote highlighted (last,
+    next to the prompt, so it is what stays on screen), cut to a window around the quote when the
+    terminal (`height` rows; 0: no limit) cannot show all of it. Everything wraps at `width`."""
+    console = console or Console(width=width)
+    t = item.transcript
+    who = " · ".join(x for x in (t.participant, t.group, t.site) if x)
     code = item.effective_code or item.code
     card = Text()
     if item.effective_code:
         card.append(f"suggested: {item.code.label}  →  changed to:\n", style="magenta")
     card.append(code.label, style="bold")
     card.append(f"  ({code.level})\n{code.path}\n\n", style="dim")
-    card.append(code.definition + "\n")
+    card.append(code.definition)
     for rule in code.include:
-        card.append("  + " + rule + "\n", style="green")
+        card.append("\n  + " + rule, style="green")
     for rule in code.exclude:
-        card.append("  − " + rule + "\n", style="red")
-    parts.append(Panel(card, title="code", title_align="left"))
+        card.append("\n  − " + rule, style="red")
+    parts: list[RenderableType] = [Panel(card, title="code", title_align="left")]
     evidence = (f"{item.score_kind} {item.score:.2f} · grounding {item.grounding.value} · coder {item.coder}"
                 f"{' / ' + item.model if item.model else ''}")
     reason = item.rationale or ("(the similarity coder gives no reason: it matched the words to the code's description)"
                                 if item.score_kind == "similarity" else "(no rationale)")
     parts.append(Text(evidence + "\n" + reason, style="cyan"))
+    if item.grounding.value == "ungrounded":
+        parts.append(Text(f"Quote not found in the transcript (nothing highlighted). The model's quote: “{item.quote}”",
+                          style="bold red"))
     mine = item.mine
-    parts.append(Text("your decision: " + (f"{mine.outcome} ({mine.action})" if mine else "none yet"),
-                      style="bold green" if mine else "dim"))
+    tail = Text("your decision: " + (f"{mine.outcome} ({mine.action})" if mine else "none yet"),
+                style="bold green" if mine else "dim")
+    options = console.options.update(width=width, height=None)
+    used = sum(len(console.render_lines(part, options, pad=False)) for part in [*parts, tail])
+    lines = list(passage_text(item).wrap(console, width - PANEL_CHROME))
+    rows = max(6, height - used - 2 - 1 - PROMPT_ROWS) if height else len(lines)  # 2: the panel's borders, 1: rule
+    top, bottom = window(lines, rows)
+    shown = Text("\n").join(lines[top:bottom])
+    place = f"{index} of {total}" if index else f"{total} match"
+    if top or bottom < len(lines):
+        place += f" · lines {top + 1}-{bottom} of {len(lines)}"
+    parts.append(Panel(shown, title=f"{t.name} ({who})" if who else t.name, subtitle=place, title_align="left"))
+    parts.append(tail)
     return Group(*parts)
 
 
 class Tui:
     """The prompt loop; `stream` replaces standard input (tests)."""
 
-    def __init__(self, session: ReviewSession, console: Console, stream: IO[str] | None = None):
+    def __init__(self, session: ReviewSession, console: Console, stream: TextIO | None = None):
         self.session, self.console, self.stream = session, console, stream
         self.filter = QueueFilter()
 
@@ -135,9 +172,9 @@ class Tui:
             note = self.ask("note (Enter for none)") or None
             s.decide(item.id, DecisionIn(action="reject", reason=reason, note=note))
         elif key == "c":
-            code = self.pick_code("search the codebook for the right code")
-            if code:
-                s.decide(item.id, DecisionIn(action="edit", code_id=code))
+            new_code = self.pick_code("search the codebook for the right code")
+            if new_code:
+                s.decide(item.id, DecisionIn(action="edit", code_id=new_code))
             return item.id
         elif key == "s":
             span = self.find_span(item, self.ask("type the exact words of the quote"))
@@ -145,12 +182,12 @@ class Tui:
                 s.decide(item.id, DecisionIn(action="edit", quote_start=span[0], quote_end=span[1]))
             return item.id
         elif key == "m":
-            code = self.pick_code("search the codebook for the missed code")
-            if code:
+            missed = self.pick_code("search the codebook for the missed code")
+            if missed:
                 words = self.ask("its quote: exact words (Enter for the whole segment)")
                 span = self.find_span(item, words) if words else None
                 if span or not words:
-                    added = s.add_missed(MissedIn(segment_id=item.segment.id, code_id=code,
+                    added = s.add_missed(MissedIn(segment_id=item.segment.id, code_id=missed,
                                                   quote_start=span[0] if span else None,
                                                   quote_end=span[1] if span else None))
                     self.console.print(f"[green]added[/] {added.label}")
@@ -175,7 +212,10 @@ class Tui:
                                    "(f to change it, p for precision, q to quit)")
             else:
                 self.console.rule()
-                self.console.print(render(view.item, view.index, view.total))
+                width, height = self.console.size
+                self.console.print(render(view.item, view.index, view.total, width,
+                                          height if self.console.is_terminal else 0, self.console),
+                                   soft_wrap=False, crop=False)
             current, show = (view.item.id if view.item else current), None
             try:
                 key = self.ask(" ".join(f"[bold]{k}[/]:{v}" for k, v in KEYS.items()))[:1].lower()

@@ -100,6 +100,28 @@ def make_llm_run(project: Project, run_id: str = RUN_ID, seed: int = 7) -> Run:
     return db.run(run_id)
 
 
+def add_quoted_run(project: Project, transcript: Path, quote: str, run_id: str,
+                   code_id: str = "adopters.staff") -> Suggestion:
+    """Ingest `transcript` and a completed run of one suggestion quoting `quote` (exactly) in it."""
+    [result] = ingest_paths(project, [transcript])
+    assert result.transcript_id, result.message
+    db = project.db
+    codebook = load_codebook("nasss")
+    db.save_codebook(codebook)
+    seg = next(s for s in db.segments([result.transcript_id]) if quote in s.text)
+    start = seg.start + seg.text.index(quote)  # Python counts code points, as the stored offsets do
+    db.start_run(Run(id=run_id, coder="llm", model="stub-llm-1", params={}, prompt_hash="p" * 12,
+                     codebook_id=codebook.id, codebook_hash=codebook.content_hash, level="leaf"))
+    suggestion = Suggestion(id=hashlib.sha256(run_id.encode()).hexdigest()[:16], run_id=run_id, segment_id=seg.id,
+                            transcript_id=seg.transcript_id, code_id=code_id, quote=quote, quote_start=start,
+                            quote_end=start + len(quote), grounding=Grounding.exact, score=0.8,
+                            rationale="The participant talks about staff here.")
+    with db.transaction() as conn:
+        db.insert_suggestions(conn, [suggestion])
+    db.finish_run(run_id, RunStatus.completed, {"suggestions": 1})
+    return suggestion
+
+
 @pytest.fixture(scope="session")
 def review_template(tmp_path_factory) -> Path:
     """The sample transcripts plus the LLM-like run; a space and non-ASCII characters in the path."""
@@ -144,15 +166,15 @@ class Server:
     @cached_property
     def reader(self) -> ReviewSession:
         """The same review on a connection of its own, for a test to check the store while the server runs."""
-        return ReviewSession.open(open_project(self.session.project.root), RUN_ID, self.session.reviewer)
+        return ReviewSession.open(open_project(self.session.project.root), self.session.run.id, self.session.reviewer)
 
     def client(self, token: str | None = "same") -> httpx.Client:
         headers = {"x-precode-token": self.token if token == "same" else token} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def start_server(project: Project, reviewer: str) -> tuple[Server, object]:
-    session = ReviewSession.open(project, RUN_ID, reviewer)
+def start_server(project: Project, reviewer: str, run_id: str = RUN_ID) -> tuple[Server, object]:
+    session = ReviewSession.open(project, run_id, reviewer)
     sock = bind_socket("127.0.0.1", 0)
     token = new_token()
     port = sock.getsockname()[1]
