@@ -8,9 +8,7 @@ so every quote is located, in this order:
 2. normalized — it occurs once both texts are normalized character by character: Unicode NFKC
    (so "…" is "...", a no-break space is a space, fullwidth forms are ASCII), curly quotes and
    primes to straight quotes, every dash to "-", case folded, whitespace runs to one space; quote
-   marks, ellipses and end punctuation around the quote are ignored. A quote elided with "..."
-   is normalized-grounded when each part occurs in order; its span runs from the first part to
-   the last.
+   marks, ellipses and end punctuation around the quote are ignored.
 3. fuzzy — the best-aligned span (rapidfuzz partial-ratio alignment, widened to whole words and
    then adjusted word by word to the best `fuzz.ratio`) scores at least `FUZZY_THRESHOLD` out of
    100 against the normalized quote, and the quote has at least `FUZZY_MIN_CHARS` characters.
@@ -19,6 +17,14 @@ so every quote is located, in this order:
    paraphrase, which scores 50–75.
 4. ungrounded — none of these (or the quote has no letter or digit); no offsets. Nothing falls back
    to the whole text.
+
+Two kinds of quote are never evidence, even when their words are in the text (`note` says why):
+- `elided`: a quote with "..." / "…" inside it ("first words … last words", "a ... b ... c"). The
+  model did not write the text between the parts, so no span covers them: each part is located
+  in order in the text (exactly or normalized, never fuzzily) and kept in `parts` (offsets of real
+  text), and the quote itself is ungrounded. A transcript's own "..." (a pause) is matched exactly
+  first, so a verbatim quote that contains one stays exact.
+- `too_short`: fewer than `min_words` words (a one-word "and" points at nothing in particular).
 
 Offsets are always of the matched span in the original text (plus `offset`), so
 `source[start - offset:end - offset]` is verbatim transcript text whatever the quote looked like.
@@ -30,7 +36,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from pipeline.models import Grounding
@@ -55,6 +63,15 @@ class QuoteMatch(BaseModel):
     start: int | None = None
     end: int | None = None
     score: float  # 100 for exact and normalized; the fuzzy ratio otherwise (best found when ungrounded)
+    note: Literal["elided", "too_short"] | None = None  # why a quote whose words may be in the text is no evidence
+    parts: list[tuple[int, int]] = Field(default_factory=list)  # elided: where each part is, in order
+
+
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+def word_count(quote: str) -> int:
+    return len(WORD.findall(quote))
 
 
 @lru_cache(maxsize=4096)
@@ -85,15 +102,16 @@ def _span(index: list[int], a: int, b: int, offset: int) -> tuple[int, int]:
     return index[a] + offset, index[b - 1] + 1 + offset
 
 
-def _find_elided(parts: list[str], ntext: str) -> tuple[int, int] | None:
-    pos, first = 0, None
+def _find_elided(parts: list[str], ntext: str) -> list[tuple[int, int]] | None:
+    """Normalized spans of each part, in order and not overlapping; None if one is missing."""
+    pos, spans = 0, []
     for part in parts:
         found = ntext.find(part, pos)
         if found < 0:
             return None
-        first = found if first is None else first
+        spans.append((found, found + len(part)))
         pos = found + len(part)
-    return (first, pos) if first is not None else None
+    return spans
 
 
 def _word_starts(ntext: str) -> list[int]:
@@ -127,11 +145,17 @@ def _fuzzy(nquote: str, ntext: str) -> tuple[float, int, int]:
     return best
 
 
-def ground_quote(quote: str, text: str, offset: int = 0, threshold: float = FUZZY_THRESHOLD) -> QuoteMatch:
-    """Locate `quote` in `text`; offsets are into `text` plus `offset` (e.g. a segment's start)."""
+def ground_quote(quote: str, text: str, offset: int = 0, threshold: float = FUZZY_THRESHOLD,
+                 min_words: int = 1) -> QuoteMatch:
+    """Locate `quote` in `text`; offsets are into `text` plus `offset` (e.g. a segment's start).
+
+    A quote of fewer than `min_words` words, and an elided one, come back ungrounded with a `note`.
+    """
     stripped = quote.strip()
     if not _ALNUM.search(stripped):  # empty, or punctuation alone: no evidence
         return QuoteMatch(grounding=Grounding.ungrounded, score=0.0)
+    if word_count(stripped) < min_words:
+        return QuoteMatch(grounding=Grounding.ungrounded, score=0.0, note="too_short")
     found = text.find(stripped)
     if found >= 0:
         return QuoteMatch(grounding=Grounding.exact, start=offset + found, end=offset + found + len(stripped),
@@ -147,11 +171,11 @@ def ground_quote(quote: str, text: str, offset: int = 0, threshold: float = FUZZ
         if found >= 0:
             start, end = _span(index, found, found + len(parts[0]), offset)
             return QuoteMatch(grounding=Grounding.normalized, start=start, end=end, score=100.0)
-    elif all(len(p) >= ELISION_MIN_PART for p in parts):
-        span = _find_elided(parts, ntext)
-        if span:
-            start, end = _span(index, *span, offset)
-            return QuoteMatch(grounding=Grounding.normalized, start=start, end=end, score=100.0)
+    else:  # elided: each part in order, never one span over text the model did not write
+        spans = _find_elided(parts, ntext) if all(len(p) >= ELISION_MIN_PART for p in parts) else None
+        located = [_span(index, a, b, offset) for a, b in spans] if spans else []
+        return QuoteMatch(grounding=Grounding.ungrounded, score=100.0 if located else 0.0, note="elided",
+                          parts=located)
     target = " ".join(parts)
     if len(target) < FUZZY_MIN_CHARS or not ntext:
         return QuoteMatch(grounding=Grounding.ungrounded, score=0.0)

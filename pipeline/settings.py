@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -103,8 +103,18 @@ class LLMSettings(_Section):
     temperature: float = Field(0.0, ge=0, le=2)
     seed: int = 0
     max_tokens: int = Field(4096, ge=16, description="the most completion tokens per request")
-    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    response_format: Literal["json_object", "json_schema", "none"] = "json_object"
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] | None = Field(
+        None, description="unset: from the model profile (pipeline/llm/profiles.yaml)")
+    response_format: Literal["json_object", "json_schema", "none"] | None = Field(
+        None, description="unset: from the server profile (json_object for most, json_schema for LM Studio)")
+    send_seed: bool | None = Field(None, description="send `seed` (unset: from the profiles; some servers reject it)")
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None, description="reasoning models only (unset: from the model profile)")
+    proxy: str | None = Field(None, description="an HTTP proxy for the LLM endpoint; unset: none for loopback and "
+                                                "private endpoints, the environment's for others")
+    min_evidence_words: int = Field(3, ge=1, description="a quote of fewer words is not evidence")
+    models: list[dict[str, Any]] = Field(default_factory=list, description="your own model profiles")
+    servers: list[dict[str, Any]] = Field(default_factory=list, description="your own server profiles")
     context_tokens: int = Field(128_000, ge=1024, description="the model's context window; larger prompts are refused")
     timeout: float = Field(120.0, gt=0, description="seconds per request")
     concurrency: int = Field(4, ge=1, le=256, description="requests in flight at once")

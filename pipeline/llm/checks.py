@@ -41,7 +41,7 @@ class Evidence(BaseModel):
     text: str  # the transcript's own text of the span when grounded, else the model's quote
 
     @classmethod
-    def locate(cls, quote: str, segment: Segment) -> "Evidence":
+    def locate(cls, quote: str, segment: Segment) -> Evidence:
         match = ground_quote(quote, segment.text, offset=segment.start)
         text = quote if match.start is None else segment.text[match.start - segment.start:match.end - segment.start]
         return cls(model_quote=quote, match=match, text=text)

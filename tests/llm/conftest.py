@@ -12,12 +12,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llm_helpers import TRANSCRIPT  # noqa: E402
-from stub_server import StubLLM, empty_answer  # noqa: E402
+from llm_helpers import TRANSCRIPT
+from stub_server import StubLLM, empty_answer
 
-from pipeline.ingest import ingest_paths  # noqa: E402
-from pipeline.project import Project, init_project, open_project  # noqa: E402
-from pipeline.settings import write_settings  # noqa: E402
+from pipeline.ingest import ingest_paths
+from pipeline.project import Project, init_project, open_project
+from pipeline.settings import write_settings
 
 NETWORK_ATTEMPTS: list[str] = []
 
@@ -68,8 +68,10 @@ def stub(stub_server: StubLLM) -> StubLLM:
     """The session's stub, with an empty script, no recorded requests and the default handler."""
     stub_server.clear()
     stub_server.handler = empty_answer
+    stub_server.server = None
     stub_server.latency = 0.0
     yield stub_server
+    stub_server.server = None
     stub_server.clear()
 
 

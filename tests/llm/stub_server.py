@@ -38,6 +38,8 @@ class Reply:
     usage: tuple[int, int] | None = None  # (prompt, completion); default: characters / 4
     cached_tokens: int = 0
     raw: str | None = None
+    reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens when set
+    media_type: str = "application/json"  # of a raw body
 
 
 Handler = Callable[[dict], Reply]
@@ -86,6 +88,7 @@ class StubLLM:
     def __init__(self, latency: float = 0.0, handler: Handler = empty_answer):
         self.latency = latency
         self.handler = handler
+        self.server: Handler | None = None  # a server profile: an error Reply for a request it refuses, else None
         self.script: deque[Reply | Handler] = deque()
         self.requests: list[dict] = []  # {"path", "headers", "body"} of every request, in arrival order
         self._lock = threading.Lock()
@@ -118,24 +121,28 @@ class StubLLM:
         body = await request.json()
         with self._lock:
             self.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
-            scripted = self.script.popleft() if self.script else self.handler
+            refused = self.server(body) if self.server is not None else None
+            scripted = refused or (self.script.popleft() if self.script else self.handler)
         reply = scripted(body) if callable(scripted) else scripted
         await asyncio.sleep(self.latency + reply.delay)
         if reply.raw is not None:
-            return Response(reply.raw, status_code=reply.status, headers=reply.headers, media_type="application/json")
+            return Response(reply.raw, status_code=reply.status, headers=reply.headers, media_type=reply.media_type)
         if reply.status != 200:
             message = reply.content or f"scripted error {reply.status}"
             return JSONResponse({"error": {"message": message, "type": "stub"}},
                                 status_code=reply.status, headers=reply.headers)
         prompt_chars = sum(len(m.get("content") or "") for m in body["messages"])
         prompt, completion = reply.usage or (prompt_chars // 4, len(reply.content or "") // 4)
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+                 "prompt_tokens_details": {"cached_tokens": reply.cached_tokens}}
+        if reply.reasoning_tokens is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
         return JSONResponse({
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "stub"),
             "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                          "message": {"role": "assistant", "content": reply.content}}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                      "prompt_tokens_details": {"cached_tokens": reply.cached_tokens}},
+            "usage": usage,
         }, headers=reply.headers)
 
     async def _embed(self, request: Request) -> JSONResponse:
@@ -153,7 +160,7 @@ class StubLLM:
         return JSONResponse({"object": "list", "data": data, "model": body.get("model", "stub"),
                              "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 
-    def start(self, port: int = 0) -> "StubLLM":
+    def start(self, port: int = 0) -> StubLLM:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))

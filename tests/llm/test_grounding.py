@@ -30,9 +30,7 @@ def test_exact_quote_has_exact_offsets():
     ('"reviewed, no further action"', "reviewed, no further action"),  # quote marks around it
     ("two seconds - without reading", "two seconds — without reading"),  # dash
     ("the truth…", "the truth"),  # ellipsis at the end
-    ("By week three people… but it's the truth.",  # elision: the span runs from first part to last
-     "By week three people were clicking through. I’m not proud of that, but it’s the truth"),
-])
+])  # an elision inside a quote is no longer one span: see test_evidence.py
 def test_normalized_quotes_map_back_to_the_verbatim_span(quote, expected):
     match = ground_quote(quote, SOURCE)
     assert match.grounding is Grounding.normalized
