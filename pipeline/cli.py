@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -68,7 +68,7 @@ def _ingest(project: Project, paths: list[Path], metadata: Path | None) -> int:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders (searched recursively).")],
-    metadata: Annotated[Optional[Path], typer.Option(help="Metadata CSV (default: metadata.csv beside the files).")] = None,
+    metadata: Annotated[Path | None, typer.Option(help="Metadata CSV (default: metadata.csv beside the files).")] = None,
     project: ProjectOption = None,
 ) -> None:
     """Read transcripts (txt, md, vtt, srt, docx, json), segment them and store them in the project.
@@ -81,9 +81,9 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _code(project: Project, codebook_ref: str, coder_name: str, level: Optional[str],
-          transcripts: Optional[list[str]], threshold: Optional[float], top_k: Optional[int],
-          llm: Optional["LLMOptions"] = None, dry_run: bool = False):
+def _code(project: Project, codebook_ref: str, coder_name: str, level: str | None,
+          transcripts: list[str] | None, threshold: float | None, top_k: int | None,
+          llm: LLMOptions | None = None, dry_run: bool = False):
     from pipeline.coders import make_coder
     from pipeline.coding import run_coder
 
@@ -118,18 +118,18 @@ def _code(project: Project, codebook_ref: str, coder_name: str, level: Optional[
 def code(
     codebook: CodebookOption,
     coder: Annotated[str, typer.Option(help="similarity (offline baseline, no LLM) | llm (a chat model; see docs/llm.md).")] = "similarity",
-    level: Annotated[Optional[str], typer.Option(help="Tree level to code at: domain|subdomain|theme (QIF: "
+    level: Annotated[str | None, typer.Option(help="Tree level to code at: domain|subdomain|theme (QIF: "
                                                       "phase|step|activity) or leaf (codes with no children, the default).")] = None,
-    transcript: Annotated[Optional[list[str]], typer.Option(help="Only these transcript names (repeatable).")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="similarity: minimum cosine score (default from settings).")] = None,
-    top_k: Annotated[Optional[int], typer.Option(help="similarity: at most this many codes per segment.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="llm: model name (Azure: the deployment name); default: model in precode.toml.")] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="llm: API base URL, e.g. http://localhost:11434/v1.")] = None,
-    temperature: Annotated[Optional[float], typer.Option(help="llm: sampling temperature (default 0).")] = None,
-    samples: Annotated[Optional[int], typer.Option(help="llm: self-consistency samples per segment; majority vote (needs temperature > 0).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="llm: segments per request.")] = None,
-    concurrency: Annotated[Optional[int], typer.Option(help="llm: requests in flight at once.")] = None,
-    candidates: Annotated[Optional[int], typer.Option(help="llm: send only the K likeliest codes' full entries (labels of all).")] = None,
+    transcript: Annotated[list[str] | None, typer.Option(help="Only these transcript names (repeatable).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="similarity: minimum cosine score (default from settings).")] = None,
+    top_k: Annotated[int | None, typer.Option(help="similarity: at most this many codes per segment.")] = None,
+    model: Annotated[str | None, typer.Option(help="llm: model name (Azure: the deployment name); default: model in precode.toml.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="llm: API base URL, e.g. http://localhost:11434/v1.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="llm: sampling temperature (default 0).")] = None,
+    samples: Annotated[int | None, typer.Option(help="llm: self-consistency samples per segment; majority vote (needs temperature > 0).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="llm: segments per request.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="llm: requests in flight at once.")] = None,
+    candidates: Annotated[int | None, typer.Option(help="llm: send only the K likeliest codes' full entries (labels of all).")] = None,
     exhaustive: Annotated[bool, typer.Option("--exhaustive", help="llm: send the full codebook (no candidate narrowing).")] = False,
     propose_codes: Annotated[bool, typer.Option("--propose-codes", help="llm: let the model propose new codes, stored apart for review.")] = False,
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="llm: allow sending transcripts to a non-local endpoint.")] = False,
@@ -155,7 +155,7 @@ def code(
     _code(find_project(project), codebook, coder, level, transcript, threshold, top_k, llm, dry_run)
 
 
-def _export(project: Project, fmt: str, out: Optional[Path], run_id: Optional[str], all_groundings: bool,
+def _export(project: Project, fmt: str, out: Path | None, run_id: str | None, all_groundings: bool,
             include_all: bool = False, accepted: bool = False) -> Path:
     from pipeline.interchange.cli import default_export_path, export_codings, is_codings_export
     from pipeline.interchange.tabular import write_export
@@ -171,9 +171,9 @@ def _export(project: Project, fmt: str, out: Optional[Path], run_id: Optional[st
 @app.command()
 def export(
     format: Annotated[str, typer.Option("--format", "-f", help="csv | jsonl (suggestions) | qdpx | xlsx (codings)")] = "csv",
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         help="Output file (default: export.FORMAT in the project; accepted.FORMAT with --accepted).")] = None,
-    run: Annotated[Optional[str], typer.Option(help="Run id or unique prefix (default: the latest run).")] = None,
+    run: Annotated[str | None, typer.Option(help="Run id or unique prefix (default: the latest run).")] = None,
     include_ungrounded: Annotated[bool, typer.Option(help="csv/jsonl: also suggestions whose quote was not found.")] = False,
     accepted: Annotated[bool, typer.Option(
         "--accepted", help="csv/jsonl: the accepted codings, one row per coding as in the xlsx, not the suggestions.")] = False,
@@ -213,9 +213,9 @@ def run(
     paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders.")],
     codebook: CodebookOption = "nasss",
     coder: Annotated[str, typer.Option(help="similarity (offline baseline).")] = "similarity",
-    level: Annotated[Optional[str], typer.Option(help="Tree level to code at (default: leaf, the finest codes).")] = None,
+    level: Annotated[str | None, typer.Option(help="Tree level to code at (default: leaf, the finest codes).")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="csv | jsonl")] = "csv",
-    out: Annotated[Optional[Path], typer.Option(help="Export file (default: export.FORMAT in the project).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Export file (default: export.FORMAT in the project).")] = None,
     project: Annotated[Path, typer.Option("--project", "-p", envvar="PRECODE_PROJECT",
                                           help="Project directory, created if needed.")] = Path("precode-project"),
 ) -> None:
@@ -232,11 +232,18 @@ def run(
 
 
 @codebook_app.command("validate")
-def codebook_validate(file: Annotated[str, typer.Argument(help="A codebook YAML file (or nasss / qif).")]) -> None:
-    """Check a codebook: ids, parents, cycles, and that every code has its fields filled in."""
+def codebook_validate(
+    file: Annotated[str, typer.Argument(help="A codebook YAML file (or nasss / qif).")],
+    strict: Annotated[bool, typer.Option("--strict", help="Also warn about codes without include/exclude rules or examples.")] = False,
+) -> None:
+    """Check a codebook: ids, parents, cycles, and that every code has a label and a definition."""
+    from pipeline.codebook import codebook_warnings
+
     cb = load_codebook(file)
     per_level = ", ".join(f"{len(cb.at_level(level))} {level}" for level in cb.levels)
     console.print(f"[green]valid[/] {cb.source}: {cb.name} v{cb.version} — {len(cb.codes)} codes ({per_level})")
+    for line in codebook_warnings(cb) if strict else []:
+        err.print(f"[yellow]warning[/] {line}", highlight=False)
 
 
 @codebook_app.command("show")
@@ -261,8 +268,10 @@ def codebook_show(
 
 # Commands that live in their own modules are registered here, one line each.
 from pipeline.review.cli import review  # noqa: E402
+
 app.command()(review)
 from eval.cli import eval_command  # noqa: E402
+
 app.command("eval")(eval_command)
 from pipeline.interchange.cli import convert_codebook, import_qdpx  # noqa: E402
 

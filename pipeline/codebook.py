@@ -1,9 +1,15 @@
 """Load and validate codebook files (YAML), and navigate the code tree.
 
 A codebook is a flat list of codes in tree order; each non-top-level code names its `parent`.
-Depth comes from the parent links and names its level (`levels[depth-1]`, e.g. domain,
-subdomain, theme). Validation collects every problem at once and names the line, code id and
-field, so a researcher can fix a hand-edited codebook in one pass.
+The tree may be of any depth. Depth comes from the parent links and names its level
+(`levels[depth-1]`, e.g. domain, subdomain, theme); `levels` is optional and defaults to
+level1, level2, … as deep as the tree goes. Validation collects every problem at once and names
+the line, code id and field, so a researcher can fix a hand-edited codebook in one pass.
+
+A code needs an id, a label and a definition. Its include/exclude rules and examples are
+optional: a code without them is valid, and `codebook_warnings` (`precode codebook validate
+--strict`) names each missing one. A code may also carry what a QDA tool gave it — `guid`,
+`color` (#RRGGBB) and `codable: false` — so a code tree keeps them through YAML and REFI-QDA.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from pipeline.package_data import data_dir
 
 BUILTIN_CODEBOOKS = ("nasss", "qif")
 CODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*(\.[a-z0-9][a-z0-9_]*)*$")
-MAX_DEPTH = 3
 LEAF_LEVEL = "leaf"
+_COLOR = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
+_GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 
 
 class _CodeEntry(BaseModel):
@@ -33,9 +40,12 @@ class _CodeEntry(BaseModel):
     label: str
     parent: str | None = None
     definition: str
-    include: list[str]
-    exclude: list[str]
-    examples: list[str]
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+    guid: str | None = None
+    color: str | None = None
+    codable: bool = True
 
 
 class _CodebookFile(BaseModel):
@@ -45,7 +55,7 @@ class _CodebookFile(BaseModel):
     name: str
     version: str
     description: str = ""
-    levels: list[str] = Field(min_length=1, max_length=MAX_DEPTH)
+    levels: list[str] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
     codes: list[dict]
 
@@ -63,6 +73,10 @@ class Codebook(BaseModel):
     references: list[str] = Field(default_factory=list)
     codes: list[Code]
     source: str = ""
+    # What a QDA tool gave the codes (REFI-QDA): code id → GUID / colour, and the codes not codable.
+    guids: dict[str, str] = Field(default_factory=dict)
+    colors: dict[str, str] = Field(default_factory=dict)
+    uncodable: list[str] = Field(default_factory=list)
 
     @cached_property
     def by_id(self) -> dict[str, Code]:
@@ -72,6 +86,9 @@ class Codebook(BaseModel):
     def content_hash(self) -> str:
         """SHA-256 of the codebook's content (not its file path), recorded with every run."""
         payload = self.model_dump(exclude={"source"}, mode="json")
+        for key in ("guids", "colors", "uncodable"):  # absent when empty: older codebooks keep their hash
+            if not payload[key]:
+                del payload[key]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def children(self, code_id: str | None) -> list[Code]:
@@ -175,7 +192,7 @@ def load_codebook(name_or_path: str | Path) -> Codebook:
 def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
     """Validate already-parsed codebook data (dicts may carry '__line__' markers)."""
     if not isinstance(raw, dict):
-        raise PrecodeError("a codebook must be a YAML mapping with 'id', 'name', 'levels' and 'codes'", path=source)
+        raise PrecodeError("a codebook must be a YAML mapping with 'id', 'name', 'version' and 'codes'", path=source)
     errors: list[str] = []
     try:
         header = _CodebookFile.model_validate(
@@ -194,7 +211,7 @@ def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
         code_id = item.get("id") if isinstance(item, dict) else None
         label = f"code '{code_id}'" if code_id else f"code #{index + 1}"
         if not isinstance(item, dict):
-            errors.append(f"{label}: must be a mapping with id, label, definition, include, exclude, examples")
+            errors.append(f"{label}: must be a mapping with id, label and definition")
             continue
         try:
             entry = _CodeEntry.model_validate(_strip_lines(item))
@@ -208,9 +225,12 @@ def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
             if not getattr(entry, field).strip():
                 errors.append(f"{where}{label}, field '{field}': empty — write a {field}")
         for field in ("include", "exclude", "examples"):
-            values = getattr(entry, field)
-            if not values or not all(v.strip() for v in values):
-                errors.append(f"{where}{label}, field '{field}': needs at least one non-empty entry")
+            if not all(v.strip() for v in getattr(entry, field)):
+                errors.append(f"{where}{label}, field '{field}': an entry is empty — remove it or write it")
+        if entry.color is not None and not _COLOR.match(entry.color):
+            errors.append(f"{where}{label}, field 'color': '{entry.color}' is not a colour like #1F77B4")
+        if entry.guid is not None and not _GUID.match(entry.guid):
+            errors.append(f"{where}{label}, field 'guid': '{entry.guid}' is not a GUID")
         if not CODE_ID_PATTERN.match(entry.id):
             errors.append(f"{where}{label}, field 'id': use lower-case words of [a-z0-9_] joined by dots")
         entries.append((line, entry))
@@ -238,7 +258,7 @@ def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
             node = parents[node]
         else:
             depth[entry.id] = len(chain)
-            if len(chain) > len(header.levels):
+            if header.levels and len(chain) > len(header.levels):
                 errors.append(
                     f"line {line}, code '{entry.id}', field 'parent': depth {len(chain)} but the codebook "
                     f"declares only {len(header.levels)} levels ({', '.join(header.levels)})"
@@ -249,11 +269,21 @@ def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
         raise PrecodeError(f"invalid codebook ({len(errors)} problem(s)):\n  " + "\n  ".join(errors), path=source,
                            hint="fix these fields and run 'precode codebook validate' again")
 
+    levels = header.levels or [f"level{i}" for i in range(1, max(depth.values()) + 1)]
     codes = [
-        Code(**entry.model_dump(), depth=depth[entry.id], level=header.levels[depth[entry.id] - 1])
+        Code(**entry.model_dump(exclude={"guid", "color", "codable"}), depth=depth[entry.id],
+             level=levels[depth[entry.id] - 1])
         for _, entry in entries
     ]
     return Codebook(
         id=header.id, name=header.name, version=header.version, description=header.description,
-        levels=header.levels, references=header.references, codes=codes, source=source,
+        levels=levels, references=header.references, codes=codes, source=source,
+        guids={e.id: e.guid for _, e in entries if e.guid}, colors={e.id: e.color for _, e in entries if e.color},
+        uncodable=[e.id for _, e in entries if not e.codable],
     )
+
+
+def codebook_warnings(codebook: Codebook) -> list[str]:
+    """What `codebook validate --strict` reports: each code without include rules, exclude rules or examples."""
+    return [f"code '{code.id}', field '{name}': empty (optional, but it sharpens the coding)"
+            for code in codebook.codes for name in ("include", "exclude", "examples") if not getattr(code, name)]

@@ -20,8 +20,10 @@ from pydantic import BaseModel
 
 from pipeline.decisions import Decision, current_decisions
 from pipeline.models import Run, Suggestion
-from pipeline.review.items import MANUAL_CODER
+from pipeline.store import decisions as decision_store
+from pipeline.store import review as review_store
 from pipeline.store.database import Database
+from pipeline.store.review import MANUAL_CODER
 
 
 class AcceptedCoding(BaseModel):
@@ -55,8 +57,7 @@ def is_manual_run(run: Run) -> bool:
 
 def run_transcript_ids(db: Database, run_id: str) -> set[str]:
     """The transcript versions a run made suggestions on."""
-    return {r[0] for r in db.conn.execute("SELECT DISTINCT transcript_id FROM suggestions WHERE run_id = ?",
-                                          (run_id,))}
+    return review_store.run_transcript_ids(db.conn, run_id)
 
 
 def manual_runs(db: Database, run: Run) -> list[Run]:
@@ -66,10 +67,7 @@ def manual_runs(db: Database, run: Run) -> list[Run]:
     """
     if is_manual_run(run):
         return []
-    ids = [r[0] for r in db.conn.execute(
-        "SELECT id FROM runs WHERE coder = ? AND codebook_hash = ? AND id <> ? ORDER BY started_at, rowid",
-        (MANUAL_CODER, run.codebook_hash, run.id))]
-    return [db.run(run_id) for run_id in ids]
+    return [db.run(run_id) for run_id in review_store.manual_run_ids(db.conn, run.codebook_hash, exclude=run.id)]
 
 
 def _accepted(run: Run, suggestions: dict[str, Suggestion], decisions: dict[str, Decision],
@@ -108,12 +106,8 @@ def accepted_codings(db: Database, run: Run, reviewer: str | None = None,
 
 def run_reviewers(db: Database, run: Run) -> list[str]:
     """Everyone with a decision on the run's suggestions or a code added by hand on its transcripts."""
-    names = {r[0] for r in db.conn.execute(
-        "SELECT DISTINCT d.reviewer FROM decisions d JOIN suggestions s ON s.id = d.suggestion_id WHERE s.run_id = ?",
-        (run.id,))}
+    names = decision_store.run_reviewers(db.conn, run.id)
     transcripts = run_transcript_ids(db, run.id)
     for manual in manual_runs(db, run):
-        names |= {r[0] for r in db.conn.execute(
-            "SELECT DISTINCT d.reviewer, s.transcript_id FROM decisions d JOIN suggestions s ON s.id = d.suggestion_id"
-            " WHERE s.run_id = ?", (manual.id,)) if r[1] in transcripts}
+        names |= decision_store.run_reviewers(db.conn, manual.id, transcripts)
     return sorted(names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -75,12 +75,12 @@ def export_codings(project: Project, fmt: str, out: Path, run_id: str | None, in
 def import_qdpx(
     file: Annotated[Path, typer.Argument(help="A REFI-QDA project (.qdpx) exported from MAXQDA, NVivo, ATLAS.ti, "
                                               "QualCoder … or from precode.")],
-    codebook: Annotated[Optional[str], typer.Option(
+    codebook: Annotated[str | None, typer.Option(
         "--codebook", "-c", help="Match foreign codes to this codebook (nasss | qif | FILE.yaml): exact id, then "
                                  "label (case-insensitive).")] = None,
-    save_codebook: Annotated[Optional[Path], typer.Option(
+    save_codebook: Annotated[Path | None, typer.Option(
         help="Also write the imported code tree as a YAML codebook (a draft to complete).")] = None,
-    project: Annotated[Optional[Path], typer.Option(
+    project: Annotated[Path | None, typer.Option(
         "--project", "-p", envvar="PRECODE_PROJECT", help="Project directory (default: the nearest one).")] = None,
 ) -> None:
     """Import text sources and their codings from a .qdpx; each REFI user becomes a coder for 'precode eval'.
@@ -128,10 +128,10 @@ def import_qdpx(
 def convert_codebook(
     source: Annotated[str, typer.Argument(help="nasss | qif | FILE.yaml | FILE.qdc")],
     dest: Annotated[Path, typer.Argument(help="FILE.qdc (from YAML) or FILE.yaml (from .qdc).")],
-    id: Annotated[Optional[str], typer.Option("--id", help="From .qdc: the codebook id (default: from the file name).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="From .qdc: the codebook name.")] = None,
-    version: Annotated[Optional[str], typer.Option(help="From .qdc: the codebook version (default 1.0).")] = None,
-    levels: Annotated[Optional[str], typer.Option(
+    id: Annotated[str | None, typer.Option("--id", help="From .qdc: the codebook id (default: from the file name).")] = None,
+    name: Annotated[str | None, typer.Option(help="From .qdc: the codebook name.")] = None,
+    version: Annotated[str | None, typer.Option(help="From .qdc: the codebook version (default 1.0).")] = None,
+    levels: Annotated[str | None, typer.Option(
         help="From .qdc: names of the tree levels, comma-separated, e.g. domain,subdomain,theme.")] = None,
 ) -> None:
     """Convert between a precode YAML codebook and a REFI-QDA codebook (.qdc).
@@ -142,8 +142,12 @@ def convert_codebook(
     from pipeline.interchange.qdc import convert_codebook as run_convert
     from pipeline.interchange.qdpx_write import precode_origin
 
+    warnings: list[str] = []
     problems = run_convert(source, dest, origin=precode_origin(), codebook_id=id, name=name, version=version,
-                           levels=[x.strip() for x in levels.split(",") if x.strip()] if levels else None)
+                           levels=[x.strip() for x in levels.split(",") if x.strip()] if levels else None,
+                           warnings=warnings)
+    for line in warnings:
+        err.print(f"[yellow]warning[/] {line}", highlight=False)
     console.print(f"Wrote [bold]{dest}[/]")
     if problems:
         err.print(f"[yellow]the codebook is a draft[/]: a REFI-QDA codebook carries only names and descriptions, so "

@@ -13,7 +13,7 @@ CSV/JSONL exports write.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
@@ -114,7 +114,7 @@ def coding_rows(codings: CodingSet) -> list[dict]:
     for c in codings.codings:
         t = codings.transcripts[c.suggestion.transcript_id]
         code = book.by_id.get(c.code_id)
-        decided = c.decided_at.astimezone(timezone.utc).replace(tzinfo=None) if c.decided_at else None
+        decided = c.decided_at.astimezone(UTC).replace(tzinfo=None) if c.decided_at else None
         manual = c.added_by_reviewer
         rows.append({
             "transcript": t.name, "transcript_version": t.version, "participant": t.metadata.participant_id or "",

@@ -18,12 +18,23 @@ import yaml
 from lxml import etree
 from pydantic import BaseModel
 
-from pipeline.codebook import CODE_ID_PATTERN, MAX_DEPTH, Codebook, load_codebook, parse_codebook
+from pipeline.codebook import CODE_ID_PATTERN, Codebook, codebook_warnings, load_codebook, parse_codebook
 from pipeline.errors import PrecodeError
 from pipeline.interchange.atomic import atomic_output
 from pipeline.interchange.refi import (
-    CODEBOOK_NS, PALETTE, child_text, children, code_description, code_guid, describe, local, normalize_guid,
-    parse_code_description, parse_xml, slugify, sub,
+    CODEBOOK_NS,
+    PALETTE,
+    child_text,
+    children,
+    code_description,
+    code_guid,
+    describe,
+    local,
+    normalize_guid,
+    parse_code_description,
+    parse_xml,
+    slugify,
+    sub,
 )
 
 _RGB = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
@@ -130,7 +141,8 @@ def code_colors(codebook: Codebook, known: dict[str, str] | None = None) -> dict
     tops = [c.id for c in codebook.codes if c.parent is None]
     for code in codebook.codes:
         top = (codebook.ancestors(code.id) or [code])[0].id
-        colors[code.id] = known.get(code.id) or PALETTE[tops.index(top) % len(PALETTE)]
+        colors[code.id] = (codebook.colors.get(code.id) or known.get(code.id)
+                           or PALETTE[tops.index(top) % len(PALETTE)])
     return colors
 
 
@@ -139,12 +151,19 @@ def add_codes(parent: etree._Element, ns: str, codebook: Codebook, colors: dict[
     codes_el = sub(parent, ns, "Codes")
     elements: dict[str | None, etree._Element] = {None: codes_el}
     for code in codebook.codes:  # tree order: parents first
-        element = sub(elements[code.parent], ns, "Code", guid=code_guid(codebook.id, code.id), name=code.label,
-                      isCodable="true", color=colors.get(code.id))
+        element = sub(elements[code.parent], ns, "Code", guid=codebook_code_guid(codebook, code.id),
+                      name=code.label, isCodable="false" if code.id in codebook.uncodable else "true",
+                      color=colors.get(code.id))
         sub(element, ns, "Description",
             code_description(code.definition, code.include, code.exclude, code.examples, code.id))
         elements[code.id] = element
     return codes_el
+
+
+def codebook_code_guid(codebook: Codebook, code_id: str) -> str:
+    """The GUID a code goes out with: the one its QDA tool gave it, else a stable one made by precode."""
+    known = codebook.guids.get(code_id)
+    return normalize_guid(known) if known else code_guid(codebook.id, code_id)
 
 
 def qdc_bytes(codebook: Codebook, origin: str) -> bytes:
@@ -159,8 +178,8 @@ def write_qdc(codebook: Codebook, out: Path, origin: str) -> None:
         tmp.write_bytes(qdc_bytes(codebook, origin))
 
 
-def read_qdc(path: Path) -> tuple[list[RefiCode], str]:
-    """The code tree of a .qdc file and its origin attribute."""
+def read_qdc(path: Path, warnings: list[str] | None = None) -> tuple[list[RefiCode], str]:
+    """The code tree of a .qdc file and its origin attribute; harmless deviations go to `warnings`."""
     if not path.is_file():
         raise PrecodeError("codebook file not found", path=str(path))
     root = parse_xml(path.read_bytes(), path.name)
@@ -170,6 +189,9 @@ def read_qdc(path: Path) -> tuple[list[RefiCode], str]:
     codes_el = children(root, "Codes")
     if not codes_el:
         raise PrecodeError("the codebook has no <Codes> element", path=str(path))
+    for sets in children(root, "Sets"):
+        if not len(sets) and warnings is not None:  # Taguette 1.5 writes an empty <Sets/>, which Codebook.xsd forbids
+            warnings.append(f"{describe(sets, path.name)} is empty, which REFI-QDA does not allow; ignored")
     return parse_code_tree(codes_el[0], path.name), root.get("origin") or ""
 
 
@@ -181,14 +203,10 @@ def codebook_document(codes: list[RefiCode], mapping: dict[str, CodeMapping], *,
     description as the definition and empty include/exclude/examples for the researcher to fill in.
     """
     depth = max((c.depth for c in codes), default=1)
-    if depth > MAX_DEPTH:
+    if levels and len(levels) < depth:
         deepest = max(codes, key=lambda c: c.depth)
-        raise PrecodeError(
-            f"the code tree is {depth} levels deep (e.g. '{name_path(codes, deepest.guid)}'); precode codebooks "
-            f"have at most {MAX_DEPTH}", hint="flatten the deepest codes in the QDA software, then export again")
-    levels = levels or [f"level{i}" for i in range(1, depth + 1)]
-    if len(levels) < depth:
-        raise PrecodeError(f"--levels names {len(levels)} level(s) but the code tree is {depth} deep")
+        raise PrecodeError(f"--levels names {len(levels)} level(s) but the code tree is {depth} deep "
+                           f"(e.g. '{name_path(codes, deepest.guid)}')", hint="name every level, or leave --levels out")
     entries = []
     for code in codes:
         fields = parse_code_description(code.description)
@@ -196,10 +214,16 @@ def codebook_document(codes: list[RefiCode], mapping: dict[str, CodeMapping], *,
         if code.parent_guid:
             entry["parent"] = mapping[code.parent_guid].code_id
         entry.update(definition=fields["definition"], include=fields["include"], exclude=fields["exclude"],
-                     examples=fields["examples"])
+                     examples=fields["examples"], guid=code.guid)
+        if code.color:
+            entry["color"] = code.color
+        if not code.is_codable:
+            entry["codable"] = False
         entries.append(entry)
-    return {"schema_version": 1, "id": codebook_id, "name": name, "version": version, "description": description,
-            "levels": levels, "references": [], "codes": entries}
+    document = {"schema_version": 1, "id": codebook_id, "name": name, "version": version, "description": description}
+    if levels:
+        document["levels"] = levels
+    return {**document, "references": [], "codes": entries}
 
 
 def codebook_yaml(document: dict) -> str:
@@ -214,16 +238,19 @@ def write_codebook_yaml(document: dict, out: Path) -> list[str]:
 
 
 def codebook_problems(document: dict, source: str) -> list[str]:
+    """Errors that stop the codebook from loading, then what `codebook validate --strict` warns about."""
     try:
-        parse_codebook(document, source=source)
+        return codebook_warnings(parse_codebook(document, source=source))
     except PrecodeError as exc:
-        return [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
-    return []
+        errors = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+    return errors + [f"code '{code.get('id')}', field '{name}': empty (optional, but it sharpens the coding)"
+                     for code in document.get("codes", []) for name in ("include", "exclude", "examples")
+                     if isinstance(code, dict) and not code.get(name)]
 
 
 def convert_codebook(source: str, dest: Path, *, origin: str, codebook_id: str | None = None,
                      name: str | None = None, version: str | None = None,
-                     levels: list[str] | None = None) -> list[str]:
+                     levels: list[str] | None = None, warnings: list[str] | None = None) -> list[str]:
     """YAML (or nasss/qif) → .qdc, or .qdc → YAML. Returns problems left in a converted YAML draft."""
     src_qdc = source.lower().endswith(".qdc")
     dest_qdc = dest.suffix.lower() == ".qdc"
@@ -234,7 +261,7 @@ def convert_codebook(source: str, dest: Path, *, origin: str, codebook_id: str |
         write_qdc(load_codebook(source), dest, origin)
         return []
     path = Path(source)
-    codes, qdc_origin = read_qdc(path)
+    codes, qdc_origin = read_qdc(path, warnings)
     document = codebook_document(
         codes, assign_code_ids(codes), codebook_id=codebook_id or slugify(path.stem), name=name or path.stem,
         version=version or "1.0", levels=levels,

@@ -26,15 +26,23 @@ from pipeline.codebook import load_codebook
 from pipeline.ingest import transcript_id
 from pipeline.ingest.speakers import find_turns
 from pipeline.interchange.atomic import atomic_output
+from pipeline.interchange.import_details import annotation_id as _annotation_id
+from pipeline.interchange.import_details import store_details
 from pipeline.interchange.offsets import OffsetMap
 from pipeline.interchange.qdc import (
-    CodeMapping, Matched, assign_code_ids, codebook_document, codebook_problems, codebook_yaml,
+    CodeMapping,
+    Matched,
+    assign_code_ids,
+    codebook_document,
+    codebook_problems,
+    codebook_yaml,
 )
-from pipeline.interchange.qdpx_read import RefiProject, RefiTextSource, read_qdpx
+from pipeline.interchange.qdpx_read import ReadLimits, RefiProject, RefiTextSource, read_qdpx
 from pipeline.interchange.refi import slugify
 from pipeline.models import Transcript, TranscriptMetadata, utcnow
 from pipeline.project import Project
 from pipeline.segment import segment_transcript
+from pipeline.store import annotations as store
 
 _DOCUMENT_EXTENSIONS = (".txt", ".rtf", ".docx", ".doc", ".odt", ".md", ".pdf", ".html", ".htm")
 _METADATA_NAMES = {"participant_id": "participant_id", "participant": "participant_id", "participantid": "participant_id",
@@ -100,13 +108,11 @@ def _store_source(project: Project, source: RefiTextSource, offsets: OffsetMap, 
                   used_names: set[str]) -> SourceResult:
     db, text = project.db, offsets.normalized
     name = transcript_name(source.name)
-    row = db.conn.execute(
-        "SELECT id, name FROM transcripts WHERE text = ? ORDER BY (name = ?) DESC, version DESC LIMIT 1", (text, name)
-    ).fetchone()
-    if row is not None:
-        used_names.add(row["name"])
+    match = store.transcript_with_text(db.conn, text, name)
+    if match is not None:
+        used_names.add(match.name)
         return SourceResult(guid=source.guid, name=source.name, status=SourceStatus.matched,
-                            transcript_id=row["id"], transcript_name=row["name"])
+                            transcript_id=match.id, transcript_name=match.name)
     base, n = name, 2
     while name in used_names:  # two different sources with one name in this file stay apart
         name, n = f"{base} ({n})", n + 1
@@ -134,17 +140,13 @@ def _store_codings(project: Project, refi: RefiProject, source: RefiTextSource, 
         start, end = offsets.start(selection.start), offsets.end(selection.end)
         for coding in selection.codings:
             coder = refi.users[coding.user_guid or ""].coder
-            annotation_id = hashlib.sha256(f"qdpx:{result.transcript_id}:{coding.guid}".encode()).hexdigest()[:16]
-            existed = conn.execute("SELECT 1 FROM annotations WHERE id = ?", (annotation_id,)).fetchone()
-            conn.execute(
-                'INSERT INTO annotations (id, coder, source, transcript_id, start, "end", code_id, code_label, note,'
-                " created_at) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET coder = excluded.coder,"
-                ' source = excluded.source, start = excluded.start, "end" = excluded."end",'
-                " code_id = excluded.code_id, code_label = excluded.code_label, note = excluded.note",
-                (annotation_id, coder, origin, result.transcript_id, start, end, mapping[coding.code_guid].code_id,
-                 names[coding.code_guid], selection.description or None,
-                 (coding.created_at or utcnow()).isoformat()),
-            )
+            annotation_id = _annotation_id(result.transcript_id, coding.guid)
+            existed = store.annotation_exists(conn, annotation_id)
+            store.upsert_annotation(conn, store.Annotation(
+                id=annotation_id, coder=coder, source=origin, transcript_id=result.transcript_id, start=start, end=end,
+                code_id=mapping[coding.code_guid].code_id, code_label=names[coding.code_guid],
+                note=selection.description or None, created_at=coding.created_at or utcnow(),
+            ))
             if existed:
                 report.annotations_updated += 1
             else:
@@ -154,30 +156,27 @@ def _store_codings(project: Project, refi: RefiProject, source: RefiTextSource, 
 
 
 def _store_import_record(project: Project, refi: RefiProject, report: ImportReport, qdpx: Path) -> None:
-    conn = project.db.conn
-    conn.execute(
-        "INSERT INTO refi_imports VALUES (?,?,?,?,?,?,?,?)",
-        (report.import_id, qdpx.name, hashlib.sha256(qdpx.read_bytes()).hexdigest(), refi.name, refi.origin,
-         report.codebook_id, utcnow().isoformat(), report.model_dump_json()),
-    )
-    conn.executemany("INSERT INTO refi_users VALUES (?,?,?,?)",
-                     [(report.import_id, u.guid, u.name, u.coder) for u in refi.users.values()])
     by_guid = {m.guid: m for m in report.codes}
-    conn.executemany(
-        "INSERT INTO refi_codes VALUES (?,?,?,?,?,?,?,?,?)",
-        [(report.import_id, c.guid, c.parent_guid, c.name, by_guid[c.guid].code_id, by_guid[c.guid].matched.value,
-          int(c.is_codable), c.color, c.description) for c in refi.codes],
+    store.record_refi_import(
+        project.db.conn,
+        store.RefiImport(id=report.import_id, file=qdpx.name, sha256=hashlib.sha256(qdpx.read_bytes()).hexdigest(),
+                         project_name=refi.name, origin=refi.origin, codebook_id=report.codebook_id,
+                         report_json=report.model_dump_json()),
+        [store.RefiUser(guid=u.guid, name=u.name, coder=u.coder) for u in refi.users.values()],
+        [store.RefiCode(guid=c.guid, parent_guid=c.parent_guid, name=c.name, code_id=by_guid[c.guid].code_id,
+                        matched=by_guid[c.guid].matched.value, is_codable=bool(c.is_codable), color=c.color,
+                        description=c.description) for c in refi.codes],
     )
 
 
 def import_qdpx(project: Project, qdpx: Path, codebook: str | None = None,
-                save_codebook: Path | None = None) -> ImportReport:
+                save_codebook: Path | None = None, limits: ReadLimits | None = None) -> ImportReport:
     """Import a .qdpx into the project in one transaction; return what was stored and what was skipped.
 
     `codebook` (nasss / qif / FILE.yaml) is what foreign codes are matched against (exact id, then
     case-insensitive label); `save_codebook` also writes the imported code tree as a YAML codebook.
     """
-    refi = read_qdpx(qdpx)
+    refi = read_qdpx(qdpx, limits)
     book = load_codebook(codebook) if codebook else None
     mapping = assign_code_ids(refi.codes, book)
     report = ImportReport(file=str(qdpx), import_id=secrets.token_hex(8), project_name=refi.name, origin=refi.origin,
@@ -205,16 +204,13 @@ def import_qdpx(project: Project, qdpx: Path, codebook: str | None = None,
                                report)
                 report.sources.append(result)
             _store_import_record(project, refi, report, qdpx)
+            store_details(project.db.conn, report.import_id, refi, {r.guid: r.transcript_id for r in report.sources})
     return report
 
 
 def imported_colors(project: Project) -> dict[str, str]:
     """code id → the colour a QDA team gave it in the latest import that matched it to a precode code."""
-    rows = project.db.conn.execute(
-        "SELECT c.code_id, c.color FROM refi_codes c JOIN refi_imports i ON i.id = c.import_id"
-        " WHERE c.color IS NOT NULL AND c.matched != 'new' ORDER BY i.imported_at, i.rowid"
-    )
-    return {row["code_id"]: row["color"] for row in rows}
+    return store.imported_colors(project.db.conn)
 
 
 def import_summary(report: ImportReport) -> str:

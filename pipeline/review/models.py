@@ -144,6 +144,8 @@ class Item(BaseModel):
     effective_start: int | None = None
     effective_end: int | None = None
     others_on_segment: list[SegmentCode] = Field(default_factory=list)
+    version: int = Field(0, description="id of the latest decision anyone made on it (0: none); send it back as "
+                                        "'seen' with a decision to be warned when someone decided it since")
 
 
 class QueueView(BaseModel):

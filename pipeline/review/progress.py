@@ -15,9 +15,11 @@ import sqlite3
 import numpy as np
 
 from pipeline.codebook import Codebook
-from pipeline.review.items import MANUAL_CODER, lookup_code
+from pipeline.review.items import lookup_code
 from pipeline.review.models import ANYONE, CodePrecision, Progress
 from pipeline.review.queue import OUTCOMES, QueueIndex
+from pipeline.store import decisions as decision_store
+from pipeline.store import review as review_store
 
 Z95 = 1.959963984540054
 
@@ -44,16 +46,11 @@ def _precision(code_id: str, label: str, path: str, suggested: int, accepted: in
 
 def _added_by_reviewers(conn: sqlite3.Connection, codebook_hash: str, scope: str) -> dict[str, int]:
     """Codes reviewers added by hand (standing, with this codebook): what the machine missed."""
-    runs = conn.execute("SELECT id, model FROM runs WHERE coder = ? AND codebook_hash = ?",
-                        (MANUAL_CODER, codebook_hash)).fetchall()
     added: dict[str, int] = {}
-    for run_id, reviewer in runs:
+    for run_id, reviewer in review_store.manual_run_reviewers(conn, codebook_hash):
         if scope not in (ANYONE, reviewer):
             continue
-        for code_id, n in conn.execute(
-            "SELECT s.code_id, COUNT(*) FROM suggestions s JOIN review_state r ON r.reviewer = ? AND"
-            " r.suggestion_id = s.id WHERE s.run_id = ? GROUP BY s.code_id", (reviewer, run_id),
-        ):
+        for code_id, n in decision_store.added_code_counts(conn, reviewer, run_id).items():
             added[code_id] = added.get(code_id, 0) + n
     return added
 

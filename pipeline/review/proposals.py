@@ -14,6 +14,7 @@ import re
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,23 +23,16 @@ from pipeline.errors import PrecodeError
 from pipeline.models import Grounding, Run, utcnow
 from pipeline.project import Project
 from pipeline.review.errors import Conflict, NotFound
-from pipeline.review.items import PASSAGE_COLUMNS, passage
+from pipeline.review.items import passage
 from pipeline.review.models import AdoptIn, AdoptResult, ProposalView
+from pipeline.store import proposals as store
+from pipeline.store.proposals import Lineage, ProposalDecision, ProposalRow
 
 CODEBOOKS_DIR = "codebooks"
 
 
-def _state_rows(conn: sqlite3.Connection, run_id: str, proposal_id: str | None) -> list[sqlite3.Row]:
-    sql = (f"SELECT p.*, pd.action, pd.reviewer AS decided_by, pd.new_code_id, pd.note, {PASSAGE_COLUMNS}"
-           " FROM code_proposals p JOIN segments g ON g.id = p.segment_id JOIN transcripts t ON t.id = p.transcript_id"
-           " LEFT JOIN proposal_decisions pd"
-           " ON pd.id = (SELECT MAX(id) FROM proposal_decisions WHERE proposal_id = p.id)"
-           " WHERE p.run_id = ?")
-    params = [run_id]
-    if proposal_id is not None:
-        sql += " AND p.id = ?"
-        params.append(proposal_id)
-    return conn.execute(sql + " ORDER BY t.name, t.version, g.idx, p.created_at, p.id", params).fetchall()
+def _state_rows(conn: sqlite3.Connection, run_id: str, proposal_id: str | None) -> list[ProposalRow]:
+    return store.proposal_rows(conn, run_id, proposal_id)
 
 
 def slug(label: str) -> str:
@@ -56,17 +50,17 @@ def suggest_code_id(codebook: Codebook, label: str, parent: str | None) -> str:
     return candidate
 
 
-def _view(conn: sqlite3.Connection, row: sqlite3.Row, codebook: Codebook) -> ProposalView:
-    transcript, segment, context = passage(conn, row)
-    parent = row["parent_code_id"]
+def _view(row: ProposalRow, codebook: Codebook) -> ProposalView:
+    transcript, segment, context = passage(row.passage)
+    parent = row.parent_code_id
     return ProposalView(
-        id=row["id"], run_id=row["run_id"], label=row["label"], definition=row["definition"], parent_code_id=parent,
-        parent_path=codebook.path(parent) if parent in codebook.by_id else None, quote=row["quote"],
-        quote_start=row["quote_start"], quote_end=row["quote_end"], grounding=Grounding(row["grounding"]),
-        rationale=row["rationale"] or None, transcript=transcript, segment=segment, context=context,
-        suggested_code_id=suggest_code_id(codebook, row["label"], parent),
-        state={"adopt": "adopted", "dismiss": "dismissed"}.get(row["action"], "open"),
-        decided_by=row["decided_by"], new_code_id=row["new_code_id"], note=row["note"],
+        id=row.id, run_id=row.run_id, label=row.label, definition=row.definition, parent_code_id=parent,
+        parent_path=codebook.path(parent) if parent in codebook.by_id else None, quote=row.quote,
+        quote_start=row.quote_start, quote_end=row.quote_end, grounding=Grounding(row.grounding),
+        rationale=row.rationale or None, transcript=transcript, segment=segment, context=context,
+        suggested_code_id=suggest_code_id(codebook, row.label, parent),
+        state={"adopt": "adopted", "dismiss": "dismissed"}.get(row.action or "", "open"),
+        decided_by=row.decided_by, new_code_id=row.new_code_id, note=row.note,
     )
 
 
@@ -75,34 +69,30 @@ def latest_version(conn: sqlite3.Connection, codebook_hash: str) -> str:
     current, seen = codebook_hash, set()
     while current not in seen:
         seen.add(current)
-        row = conn.execute("SELECT hash FROM codebook_lineage WHERE parent_hash = ?"
-                           " ORDER BY created_at DESC, rowid DESC LIMIT 1", (current,)).fetchone()
-        if row is None:
+        child = store.latest_child(conn, current)
+        if child is None:
             return current
-        current = row["hash"]
+        current = child
     return current
 
 
 def list_proposals(project: Project, run: Run, state: str | None = None) -> list[ProposalView]:
     db = project.db
     codebook = db.codebook(latest_version(db.conn, run.codebook_hash))
-    views = [_view(db.conn, row, codebook) for row in _state_rows(db.conn, run.id, None)]
+    views = [_view(row, codebook) for row in _state_rows(db.conn, run.id, None)]
     return [v for v in views if state is None or v.state == state]
 
 
 def count_open(conn: sqlite3.Connection, run_id: str) -> int:
-    return conn.execute(
-        "SELECT COUNT(*) FROM code_proposals p WHERE p.run_id = ? AND NOT EXISTS"
-        " (SELECT 1 FROM proposal_decisions pd WHERE pd.proposal_id = p.id)", (run_id,),
-    ).fetchone()[0]
+    return store.count_open(conn, run_id)
 
 
-def _proposal(conn: sqlite3.Connection, run: Run, proposal_id: str) -> sqlite3.Row:
+def _proposal(conn: sqlite3.Connection, run: Run, proposal_id: str) -> ProposalRow:
     rows = _state_rows(conn, run.id, proposal_id)
     if not rows:
         raise NotFound(f"no new-code proposal '{proposal_id}' in run {run.id}")
-    if rows[0]["action"] == "adopt":
-        raise Conflict(f"proposal '{proposal_id}' was already adopted as code '{rows[0]['new_code_id']}'")
+    if rows[0].action == "adopt":
+        raise Conflict(f"proposal '{proposal_id}' was already adopted as code '{rows[0].new_code_id}'")
     return rows[0]
 
 
@@ -110,10 +100,10 @@ def dismiss(project: Project, run: Run, proposal_id: str, reviewer: str, note: s
     db = project.db
     with db.transaction() as conn:
         _proposal(conn, run, proposal_id)
-        conn.execute("INSERT INTO proposal_decisions (proposal_id, reviewer, action, note, at) VALUES (?,?,?,?,?)",
-                     (proposal_id, reviewer, "dismiss", note, utcnow().isoformat()))
+        store.record_proposal_decision(conn, ProposalDecision(proposal_id=proposal_id, reviewer=reviewer,
+                                                              action="dismiss", note=note))
     codebook = db.codebook(latest_version(db.conn, run.codebook_hash))
-    return _view(db.conn, _state_rows(db.conn, run.id, proposal_id)[0], codebook)
+    return _view(_state_rows(db.conn, run.id, proposal_id)[0], codebook)
 
 
 def bump_version(version: str) -> str:
@@ -124,7 +114,7 @@ def bump_version(version: str) -> str:
     return f"{version}.1"
 
 
-def _codebook_document(base: Codebook, code: dict, version: str) -> dict:
+def _codebook_document(base: Codebook, code: dict[str, Any], version: str) -> dict[str, Any]:
     """The YAML document of `base` with `code` inserted after its parent's last descendant."""
     entries = [{k: v for k, v in {"id": c.id, "label": c.label, "parent": c.parent, "definition": c.definition,
                                   "include": c.include, "exclude": c.exclude, "examples": c.examples}.items()
@@ -170,23 +160,23 @@ def _adopt(project: Project, conn: sqlite3.Connection, run: Run, proposal_id: st
             "definition": form.definition.strip(), "include": [x.strip() for x in form.include if x.strip()],
             "exclude": [x.strip() for x in form.exclude if x.strip()],
             "examples": [x.strip() for x in form.examples if x.strip()]}
+    if not code["include"]:  # codebook files may leave it out; a code adopted in review says what it covers
+        raise PrecodeError("field 'include': empty — write at least one inclusion rule",
+                           hint="say what the new code covers")
     if code["parent"] is None:
         del code["parent"]
     version = bump_version(base.version)
-    taken = {r[0] for r in conn.execute("SELECT version FROM codebooks WHERE id = ?", (base.id,))}
+    taken = store.codebook_versions(conn, base.id)
     while version in taken or (folder / f"{base.id}-{version}.yaml").exists():
         version = bump_version(version)
     path = folder / f"{base.id}-{version}.yaml"
     document = _codebook_document(base, code, version)
     new = parse_codebook(document, source=f"new version of {base.id}")  # the checks a hand-written one gets
     new_hash = db.save_codebook(new)
-    conn.execute("INSERT INTO codebook_lineage VALUES (?,?,?,?,?)",
-                 (new_hash, base_hash, row["id"], str(path), utcnow().isoformat()))
-    conn.execute(
-        "INSERT INTO proposal_decisions (proposal_id, reviewer, action, new_code_id, codebook_hash, note, at)"
-        " VALUES (?,?,?,?,?,?,?)",
-        (proposal_id, reviewer, "adopt", code_id, new_hash, form.note, utcnow().isoformat()),
-    )
+    store.record_lineage(conn, Lineage(hash=new_hash, parent_hash=base_hash, proposal_id=row.id, path=str(path)))
+    store.record_proposal_decision(conn, ProposalDecision(proposal_id=proposal_id, reviewer=reviewer, action="adopt",
+                                                          new_code_id=code_id, codebook_hash=new_hash,
+                                                          note=form.note))
     header = (f"# {base.name} {version}: {base.version} plus code '{code_id}', adopted by {reviewer} on "
               f"{utcnow():%Y-%m-%d} from new-code proposal {proposal_id} (precode review).\n")
     _write_atomically(path, header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100))

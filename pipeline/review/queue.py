@@ -21,31 +21,12 @@ import numpy as np
 from pipeline.codebook import Codebook
 from pipeline.errors import PrecodeError
 from pipeline.models import Grounding
-from pipeline.review.models import ANYONE, Order, QueueFilter, Status
-from pipeline.store.database import Database
+from pipeline.review.models import Order, QueueFilter, Status
+from pipeline.store import decisions as decision_store
+from pipeline.store import review as review_store
 
-_READING_ORDER = "t.name, t.version, g.idx, COALESCE(s.quote_start, g.start), s.code_id, s.id"
-OUTCOMES = ("accepted", "changed", "rejected")  # status codes 1, 2, 3; 0 = no decision
-
-
-def ensure_queue(db: Database, run_id: str) -> int:
-    """Build (or rebuild) the run's queue order if it is missing or stale; return its size."""
-    wanted = db.conn.execute("SELECT COUNT(*) FROM suggestions WHERE run_id = ?", (run_id,)).fetchone()[0]
-    have = db.conn.execute("SELECT COUNT(*) FROM review_queue WHERE run_id = ?", (run_id,)).fetchone()[0]
-    if wanted == have:
-        return have
-    with db.transaction() as conn:
-        conn.execute("DELETE FROM review_queue WHERE run_id = ?", (run_id,))
-        conn.execute(
-            "INSERT INTO review_queue (run_id, position, suggestion_id, uncertainty_rank, transcript_id, code_id,"
-            " score, grounding)"
-            f" SELECT s.run_id, ROW_NUMBER() OVER (ORDER BY {_READING_ORDER}), s.id,"
-            f" ROW_NUMBER() OVER (ORDER BY s.score, {_READING_ORDER}), s.transcript_id, s.code_id, s.score, s.grounding"
-            " FROM suggestions s JOIN segments g ON g.id = s.segment_id JOIN transcripts t ON t.id = s.transcript_id"
-            " WHERE s.run_id = ?",
-            (run_id,),
-        )
-    return wanted
+OUTCOMES = decision_store.OUTCOMES  # status codes 1, 2, 3; 0 = no decision
+ensure_queue = review_store.ensure_queue  # build (or rebuild) the run's queue order; returns its size
 
 
 class QueueIndex:
@@ -53,19 +34,17 @@ class QueueIndex:
 
     def __init__(self, conn: sqlite3.Connection, run_id: str):
         self.run_id = run_id
-        rows = conn.execute(
-            "SELECT suggestion_id, uncertainty_rank, transcript_id, code_id, score, grounding FROM review_queue"
-            " WHERE run_id = ? ORDER BY position", (run_id,),
-        ).fetchall()
-        self.ids = [r[0] for r in rows]
+        rows = review_store.queue_rows(conn, run_id)
+        self.ids = rows.suggestion_ids
         self.place_of = {sid: i for i, sid in enumerate(self.ids)}
-        self.transcripts, self.transcript = _factorize([r[2] for r in rows])
-        self.codes, self.code = _factorize([r[3] for r in rows])
-        self.groundings, self.grounding = _factorize([r[5] for r in rows])
-        self.score = np.array([r[4] for r in rows], dtype=np.float64)
+        self.transcripts, self.transcript = _factorize(rows.transcript_ids)
+        self.codes, self.code = _factorize(rows.code_ids)
+        self.groundings, self.grounding = _factorize(rows.groundings)
+        self.segment_ids = rows.segment_ids
+        self.score = np.array(rows.scores, dtype=np.float64)
         # orders: queue place → item, and item → place in that order
-        self.order = {Order.position: np.arange(len(rows)),
-                      Order.uncertainty: np.argsort(np.array([r[1] for r in rows], dtype=np.int64), kind="stable")}
+        self.order = {Order.position: np.arange(len(self.ids)),
+                      Order.uncertainty: np.argsort(np.array(rows.uncertainty_ranks, dtype=np.int64), kind="stable")}
         self.rank = {key: np.argsort(order, kind="stable") for key, order in self.order.items()}
         self.status: dict[str, np.ndarray] = {}
         self.watermark = _max_decision_id(conn)
@@ -76,9 +55,7 @@ class QueueIndex:
     # -- statuses -------------------------------------------------------------------------------
     def _load(self, conn: sqlite3.Connection, scope: str) -> np.ndarray:
         status = np.zeros(len(self.ids), dtype=np.int8)
-        rows = (conn.execute("SELECT suggestion_id, outcome FROM review_current") if scope == ANYONE else
-                conn.execute("SELECT suggestion_id, outcome FROM review_state WHERE reviewer = ?", (scope,)))
-        for sid, outcome in rows:
+        for sid, outcome in decision_store.outcomes(conn, scope):
             i = self.place_of.get(sid)
             if i is not None:
                 status[i] = OUTCOMES.index(outcome) + 1
@@ -89,19 +66,15 @@ class QueueIndex:
         latest = _max_decision_id(conn)
         if latest == self.watermark:
             return
-        changed = {self.place_of[sid] for (sid,) in conn.execute(
-            "SELECT DISTINCT suggestion_id FROM decisions WHERE id > ? AND id <= ?", (self.watermark, latest))
-            if sid in self.place_of}
+        changed = {self.place_of[sid] for sid in decision_store.decided_since(conn, self.watermark, latest)
+                   if sid in self.place_of}
         if len(changed) > max(64, len(self.ids) // 8):  # many changed (a bulk decision): reload whole
             self.status = {scope: self._load(conn, scope) for scope in self.status}
         else:
             for scope, status in self.status.items():
                 for i in changed:
-                    row = (conn.execute("SELECT outcome FROM review_current WHERE suggestion_id = ?", (self.ids[i],))
-                           if scope == ANYONE else
-                           conn.execute("SELECT outcome FROM review_state WHERE reviewer = ? AND suggestion_id = ?",
-                                        (scope, self.ids[i]))).fetchone()
-                    status[i] = OUTCOMES.index(row[0]) + 1 if row else 0
+                    outcome = decision_store.outcome(conn, scope, self.ids[i])
+                    status[i] = OUTCOMES.index(outcome) + 1 if outcome else 0
         self.watermark = latest
 
     def statuses(self, conn: sqlite3.Connection, scope: str) -> np.ndarray:
@@ -187,5 +160,4 @@ def _lookup(labels: list[str], value: str) -> int:
         return -1
 
 
-def _max_decision_id(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0]
+_max_decision_id = decision_store.max_decision_id

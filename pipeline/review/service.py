@@ -13,6 +13,8 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from pipeline.codebook import Codebook
 from pipeline.decisions import Action, Decision, record_decision
 from pipeline.errors import PrecodeError
@@ -22,11 +24,30 @@ from pipeline.review import proposals
 from pipeline.review.errors import Conflict, NotFound
 from pipeline.review.items import MANUAL_CODER, code_info, load_item, scope_decision, score_kind, standing
 from pipeline.review.models import (
-    REJECT_REASONS, AdoptIn, AdoptResult, BulkIn, BulkPreview, DecisionIn, DecisionView, Item, MissedIn, Progress,
-    ProposalView, QueueFilter, QueueView, RunInfo, SegmentCode, SessionInfo, TranscriptInfo, UndoResult,
+    REJECT_REASONS,
+    AdoptIn,
+    AdoptResult,
+    BulkIn,
+    BulkPreview,
+    DecisionIn,
+    DecisionView,
+    Item,
+    MissedIn,
+    Progress,
+    ProposalView,
+    QueueFilter,
+    QueueView,
+    RunInfo,
+    SegmentCode,
+    SessionInfo,
+    TranscriptInfo,
+    UndoResult,
 )
 from pipeline.review.progress import progress
 from pipeline.review.queue import QueueIndex, ensure_queue
+from pipeline.store import decisions as decision_store
+from pipeline.store import review as review_store
+from pipeline.store.review import SuggestionRow
 
 REVIEWER_PATTERN = re.compile(r"^\w[\w .@'-]{0,63}$")
 
@@ -64,11 +85,11 @@ class ReviewSession:
     _index: QueueIndex | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, project: Project, run_id: str | None = None, reviewer: str | None = None) -> "ReviewSession":
+    def open(cls, project: Project, run_id: str | None = None, reviewer: str | None = None) -> ReviewSession:
         run = project.db.run(run_id)
         # WAL + synchronous=NORMAL already survives a killed process; FULL also survives a power cut,
         # for a fraction of a millisecond per decision (see docs/benchmarks/review.md)
-        project.db.conn.execute("PRAGMA synchronous=FULL")
+        review_store.durable_writes(project.db)
         session = cls(project, run, check_reviewer(reviewer or default_reviewer()),
                       project.db.codebook(run.codebook_hash))
         ensure_queue(project.db, run.id)
@@ -83,17 +104,9 @@ class ReviewSession:
     # -- what there is ----------------------------------------------------------------------------
     def info(self) -> SessionInfo:
         total = ensure_queue(self.project.db, self.run.id)
-        reviewers = {name for (name,) in self.conn.execute("SELECT reviewer FROM decisions GROUP BY reviewer")
-                     if self.conn.execute(  # one decision of theirs in this run is enough: stops at the first
-                         "SELECT 1 FROM decisions d JOIN suggestions s ON s.id = d.suggestion_id"
-                         " WHERE d.reviewer = ? AND s.run_id = ? LIMIT 1", (name, self.run.id)).fetchone()}
-        ids = self._queue().transcripts
-        transcripts = [
-            TranscriptInfo(id=r["id"], name=r["name"], version=r["version"])
-            for r in self.conn.execute(
-                f"SELECT id, name, version FROM transcripts WHERE id IN ({','.join('?' * len(ids))})"
-                " ORDER BY name, version", ids)
-        ]
+        reviewers = decision_store.run_reviewers(self.conn, self.run.id)
+        transcripts = [TranscriptInfo(id=t.id, name=t.name, version=t.version)
+                       for t in review_store.transcripts(self.conn, self._queue().transcripts)]
         run = self.run
         return SessionInfo(
             run=RunInfo(id=run.id, coder=run.coder, model=run.model, codebook_id=self.codebook.id,
@@ -114,7 +127,7 @@ class ReviewSession:
             self._index = QueueIndex(self.conn, self.run.id)
         return self._index
 
-    def _matching(self, queue_filter: QueueFilter):
+    def _matching(self, queue_filter: QueueFilter) -> tuple[QueueIndex, np.ndarray]:
         queue = self._queue()
         return queue, queue.matches(self.conn, queue_filter, self.reviewer, self.codebook)
 
@@ -142,12 +155,9 @@ class ReviewSession:
         return scope_decision(self.conn, queue_filter.reviewer, suggestion_id)
 
     # -- decisions --------------------------------------------------------------------------------
-    def _suggestion(self, conn: sqlite3.Connection, suggestion_id: str) -> sqlite3.Row:
-        row = conn.execute(
-            'SELECT s.*, g.start AS seg_start, g."end" AS seg_end, g.text AS seg_text FROM suggestions s'
-            " JOIN segments g ON g.id = s.segment_id WHERE s.id = ?", (suggestion_id,),
-        ).fetchone()
-        if row is None or row["run_id"] not in (self.run.id, self._manual_run_id):
+    def _suggestion(self, conn: sqlite3.Connection, suggestion_id: str) -> SuggestionRow:
+        row = review_store.suggestion_row(conn, suggestion_id)
+        if row is None or row.run_id not in (self.run.id, self._manual_run_id):
             raise NotFound(f"no suggestion '{suggestion_id}' in run {self.run.id}")
         return row
 
@@ -185,17 +195,17 @@ class ReviewSession:
             elif action is Action.edit:
                 mine = standing(conn, self.reviewer, suggestion_id)
                 current = mine if mine and mine.action == "edit" else None
-                code_id = self._check_code(decision.code_id or (current.code_id if current else None) or row["code_id"])
+                code_id = self._check_code(decision.code_id or (current.code_id if current else None) or row.code_id)
                 if decision.quote_start is not None or decision.quote_end is not None:
                     if decision.quote_start is None or decision.quote_end is None:
                         raise PrecodeError("fields 'quote_start'/'quote_end': give both ends of the span")
-                    quote_start, quote_end = self._span(row["seg_start"], row["seg_end"], row["seg_text"],
+                    quote_start, quote_end = self._span(row.passage.start, row.passage.end, row.passage.text,
                                                         decision.quote_start, decision.quote_end)
                 elif current is not None:
                     quote_start, quote_end = current.quote_start, current.quote_end
                 else:
-                    quote_start, quote_end = row["quote_start"], row["quote_end"]
-                if (code_id, quote_start, quote_end) == (row["code_id"], row["quote_start"], row["quote_end"]):
+                    quote_start, quote_end = row.quote_start, row.quote_end
+                if (code_id, quote_start, quote_end) == (row.code_id, row.quote_start, row.quote_end):
                     action, code_id, quote_start, quote_end = Action.accept, None, None, None  # nothing changed
             record_decision(conn, Decision(
                 suggestion_id=suggestion_id, reviewer=self.reviewer, action=action, code_id=code_id,
@@ -207,30 +217,22 @@ class ReviewSession:
         """Withdraw this reviewer's decision on a suggestion, or their latest decision in this run."""
         with self.project.db.transaction() as conn:
             if suggestion_id is None:
-                row = conn.execute(
-                    "SELECT r.suggestion_id FROM review_state r JOIN suggestions s ON s.id = r.suggestion_id"
-                    " WHERE r.reviewer = ? AND s.run_id IN (?, ?) ORDER BY r.decision_id DESC LIMIT 1",
-                    (self.reviewer, self.run.id, self._manual_run_id),
-                ).fetchone()
-                if row is None:
+                suggestion_id = decision_store.latest_decided_suggestion(conn, self.reviewer,
+                                                                         [self.run.id, self._manual_run_id])
+                if suggestion_id is None:
                     raise Conflict(f"{self.reviewer} has no decision in run {self.run.id} to undo")
-                suggestion_id = row[0]
             row = self._suggestion(conn, suggestion_id)
             mine = standing(conn, self.reviewer, suggestion_id)
             if mine is None:
                 raise Conflict(f"{self.reviewer} has no decision on suggestion '{suggestion_id}' to undo")
             record_decision(conn, Decision(suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action.undo))
-        in_queue = row["run_id"] == self.run.id
+        in_queue = row.run_id == self.run.id
         return UndoResult(suggestion_id=suggestion_id, undone=mine, in_queue=in_queue,
                           item=self.item(suggestion_id) if in_queue else None)
 
     # -- codes the machine missed -----------------------------------------------------------------
     def _find_manual_run(self, conn: sqlite3.Connection) -> str | None:
-        row = conn.execute(
-            "SELECT id FROM runs WHERE coder = ? AND model = ? AND codebook_hash = ? AND status = 'running'"
-            " ORDER BY started_at, rowid LIMIT 1", (MANUAL_CODER, self.reviewer, self.run.codebook_hash),
-        ).fetchone()
-        return row[0] if row else None
+        return review_store.open_manual_run(conn, self.reviewer, self.run.codebook_hash)
 
     def _manual_run(self, conn: sqlite3.Connection) -> str:
         """This reviewer's run for hand-added codes with this codebook, created on first use."""
@@ -249,33 +251,30 @@ class ReviewSession:
     def add_missed(self, missed: MissedIn) -> SegmentCode:
         """Code a span (default: the whole segment) with a code the machine did not suggest there."""
         with self.project.db.transaction() as conn:
-            seg = conn.execute('SELECT id, transcript_id, start, "end", text FROM segments WHERE id = ?',
-                               (missed.segment_id,)).fetchone()
+            seg = review_store.segment(conn, missed.segment_id)
             if seg is None:
                 raise NotFound(f"no segment '{missed.segment_id}' in this project")
             code_id = self._check_code(missed.code_id)
-            if conn.execute("SELECT 1 FROM suggestions WHERE run_id = ? AND segment_id = ? AND code_id = ?",
-                            (self.run.id, seg["id"], code_id)).fetchone():
+            if review_store.suggested_on_segment(conn, self.run.id, seg.id, code_id):
                 raise Conflict(f"the machine already suggested '{self.codebook.by_id[code_id].label}' on this segment",
                                hint="review that suggestion (accept it, or correct its span) instead")
             if missed.quote_start is None and missed.quote_end is None:
-                start, end = self._span(seg["start"], seg["end"], seg["text"], seg["start"], seg["end"])
+                start, end = self._span(seg.start, seg.end, seg.text, seg.start, seg.end)
             elif missed.quote_start is None or missed.quote_end is None:
                 raise PrecodeError("fields 'quote_start'/'quote_end': give both ends of the span, or neither")
             else:
-                start, end = self._span(seg["start"], seg["end"], seg["text"], missed.quote_start,
-                                        missed.quote_end)
+                start, end = self._span(seg.start, seg.end, seg.text, missed.quote_start, missed.quote_end)
             run_id = self._manual_run(conn)
-            suggestion_id = manual_suggestion_id(run_id, seg["id"], code_id)
+            suggestion_id = manual_suggestion_id(run_id, seg.id, code_id)
             note = (missed.note or "").strip() or None
-            if conn.execute("SELECT 1 FROM suggestions WHERE id = ?", (suggestion_id,)).fetchone():
+            if review_store.suggestion_exists(conn, suggestion_id):
                 # added before (perhaps withdrawn since): this records the span now wanted
                 decision = Decision(suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action.edit,
                                     code_id=code_id, quote_start=start, quote_end=end, note=note)
             else:
                 self.project.db.insert_suggestions(conn, [Suggestion(
-                    id=suggestion_id, run_id=run_id, segment_id=seg["id"], transcript_id=seg["transcript_id"],
-                    code_id=code_id, quote=seg["text"][start - seg["start"]:end - seg["start"]], quote_start=start,
+                    id=suggestion_id, run_id=run_id, segment_id=seg.id, transcript_id=seg.transcript_id,
+                    code_id=code_id, quote=seg.text[start - seg.start:end - seg.start], quote_start=start,
                     quote_end=end, grounding=Grounding.exact, score=1.0, rationale=note,
                 )])
                 decision = Decision(suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action.accept,

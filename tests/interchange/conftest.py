@@ -18,6 +18,8 @@ from pipeline.embed import go_offline
 
 go_offline()
 
+from refi_fixtures import C_DEEP, C_MAT, C_NEW, C_STAFF, C_TECH, S1, S2, U1, U2, Foreign  # noqa: E402
+
 from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.coders import make_coder  # noqa: E402
 from pipeline.coding import run_coder  # noqa: E402
@@ -25,7 +27,6 @@ from pipeline.decisions import Action, Decision, current_decisions, record_decis
 from pipeline.ingest import ingest_paths  # noqa: E402
 from pipeline.models import Run  # noqa: E402
 from pipeline.project import Project, init_project  # noqa: E402
-from refi_fixtures import C_DEEP, C_MAT, C_NEW, C_STAFF, C_TECH, S1, S2, U1, U2, Foreign  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"

@@ -6,9 +6,9 @@ import subprocess
 import sys
 import zipfile
 
+from refi_fixtures import table_counts
 from typer.testing import CliRunner
 
-from refi_fixtures import table_counts
 from pipeline.cli import app
 from pipeline.codebook import load_codebook
 

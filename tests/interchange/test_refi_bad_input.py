@@ -7,8 +7,8 @@ import unicodedata
 import zipfile
 
 import pytest
-
 from refi_fixtures import C_MAT, C_TECH, CASE1, FOREIGN_S1, S1, U1, make_qdpx, table_counts
+
 from pipeline.errors import PrecodeError
 from pipeline.interchange.qdpx_import import import_qdpx
 

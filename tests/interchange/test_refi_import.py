@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from lxml import etree
-
 from refi_fixtures import (
-    C_DEEP, C_MAT, C_NEW, C_STAFF, C_TECH, FOREIGN_S1, FOREIGN_S2, S1, U1, U2, table_counts,
+    C_DEEP,
+    C_MAT,
+    C_NEW,
+    C_STAFF,
+    C_TECH,
+    FOREIGN_S1,
+    FOREIGN_S2,
+    S1,
+    U1,
+    U2,
+    table_counts,
 )
+
 from pipeline.codebook import load_codebook
 from pipeline.errors import PrecodeError
 from pipeline.ingest import ingest_paths
@@ -95,9 +105,12 @@ def test_non_text_sources_and_whole_document_codings_are_reported_and_skipped(fr
     for expected in ("PDF source 'Protocol'", "and its 1 selection(s)", "picture source 'Ward photo'",
                      "audio source 'Recording'", "video source 'Video'", "text source 'Linked file'",
                      "outside the archive (relative:///transcripts/linked.txt)",
-                     "1 coding(s) of the whole of source 'Interview 1.txt'", "<Notes>"):
+                     "1 coding(s) of the whole of source 'Interview 1.txt'"):
         assert expected in skipped
     assert table_counts(fresh)["transcripts"] == 2
+    # notes are no longer skipped (issue 14): kept whole for an export back
+    assert "<Notes>" not in skipped
+    assert fresh.db.conn.execute("SELECT guid FROM refi_notes").fetchall()[0][0] == "a0be0000-0000-4000-8000-000000000001"
 
 
 def test_without_a_codebook_codes_get_ids_from_their_name_path(fresh, foreign, tmp_path):

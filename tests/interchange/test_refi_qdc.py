@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from lxml import etree
 
 from pipeline.codebook import load_codebook
 from pipeline.errors import PrecodeError
 from pipeline.interchange.qdc import Matched, assign_code_ids, convert_codebook, read_qdc
 from pipeline.interchange.refi import CODEBOOK_NS, code_description, code_guid, parse_code_description
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "qdpx"
 
 
 def _fields(codebook):
@@ -99,20 +104,48 @@ def test_foreign_qdc_converts_to_a_draft_that_names_what_is_missing(tmp_path):
     assert out.is_file()
     assert any("field 'include'" in p for p in problems)
     assert any("code 'arger_uber_alarme'" in p and "definition" in p for p in problems)
-    with pytest.raises(PrecodeError, match="include"):
+    # include/exclude/examples are optional now (issue 14): only the empty definition stops it loading
+    with pytest.raises(PrecodeError, match="definition") as info:
         load_codebook(out)
+    assert "include" not in str(info.value)
     text = out.read_text(encoding="utf-8")
     assert "label: Ärger über Alarme" in text and "definition: About the tool." in text
 
 
-def test_a_tree_deeper_than_three_levels_is_refused(tmp_path):
-    deep = "".join(f'<Code guid="22222222-2222-4222-8222-00000000000{i}" name="L{i}" isCodable="true">'
-                   for i in range(1, 5)) + "</Code>" * 4
+def test_a_seven_level_tree_converts_keeping_guids_colours_and_codable(tmp_path):
+    deep = "".join(f'<Code guid="22222222-2222-4222-8222-00000000000{i}" name="L{i}" isCodable="{str(i > 1).lower()}"'
+                   f' color="#00{i}0{i}0"><Description>Level {i}.</Description>' for i in range(1, 8)) + "</Code>" * 7
     path = tmp_path / "deep.qdc"
     path.write_text(f'<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>{deep}</Codes></CodeBook>', encoding="utf-8")
-    with pytest.raises(PrecodeError, match=r"4 levels deep \(e.g. 'L1 > L2 > L3 > L4'\)"):
-        convert_codebook(str(path), tmp_path / "deep.yaml", origin="x")
-    assert not (tmp_path / "deep.yaml").exists()
+    problems = convert_codebook(str(path), tmp_path / "deep.yaml", origin="x")
+    assert all("field 'include'" in p or "field 'exclude'" in p or "field 'examples'" in p for p in problems)
+    book = load_codebook(tmp_path / "deep.yaml")
+    assert book.levels == [f"level{i}" for i in range(1, 8)] and book.codes[-1].depth == 7
+    assert book.path(book.codes[-1].id) == "L1 > L2 > L3 > L4 > L5 > L6 > L7"
+    # and back to .qdc: the same GUIDs, colours and isCodable
+    convert_codebook(str(tmp_path / "deep.yaml"), tmp_path / "back.qdc", origin="x")
+    back = etree.parse(str(tmp_path / "back.qdc")).getroot()
+    codes = back.findall(".//{urn:QDA-XML:codebook:1.0}Code")
+    assert [(c.get("guid"), c.get("color"), c.get("isCodable")) for c in codes] == \
+        [(f"22222222-2222-4222-8222-00000000000{i}", f"#00{i}0{i}0", str(i > 1).lower()) for i in range(1, 8)]
+    assert [len(list(c.iterancestors())) for c in codes] == list(range(2, 9))
+
+
+def test_taguette_codebook_with_an_empty_sets_converts_with_a_warning(tmp_path, codebook_schema):
+    path = FIXTURES / "taguette152_codebook.qdc"
+    assert not codebook_schema.is_valid(str(path))  # the empty <Sets/> is what Codebook.xsd refuses
+    warnings: list[str] = []
+    convert_codebook(str(path), tmp_path / "taguette.yaml", origin="x", warnings=warnings)
+    assert warnings == ["taguette152_codebook.qdc line 2: <Sets> is empty, which REFI-QDA does not allow; ignored"]
+    document = yaml.safe_load((tmp_path / "taguette.yaml").read_text(encoding="utf-8"))
+    assert [c["label"] for c in document["codes"]][:3] == ["barriers", "barriers.cost", "barriers.workload"]
+    assert document["codes"][0]["guid"] == "e998f5d4-a3ec-59c9-b17a-1cc008824583"
+    # and the CLI prints the warning
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    result = CliRunner().invoke(app, ["codebook", "convert", str(path), str(tmp_path / "t2.yaml")])
+    assert result.exit_code == 0 and "<Sets> is empty" in result.output
 
 
 @pytest.mark.parametrize("content, message", [

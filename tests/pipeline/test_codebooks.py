@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
-from pipeline.codebook import LEAF_LEVEL, load_codebook
+from pipeline.codebook import LEAF_LEVEL, codebook_warnings, load_codebook
 from pipeline.errors import PrecodeError
 
 NASSS_THEMES = {
@@ -72,7 +71,7 @@ def _code(id_, parent=None, **over):
     ([{k: v for k, v in _code("a").items() if k != "definition"}], ["code 'a'", "field 'definition'", "missing"]),
     ([_code("a", label="  ")], ["code 'a'", "field 'label'", "empty"]),
     ([_code("a", parent="b"), _code("b", parent="a")], ["field 'parent'", "cycle"]),
-    ([_code("a", examples=[])], ["code 'a'", "field 'examples'"]),
+    ([_code("a", examples=["  "])], ["code 'a'", "field 'examples'"]),
     ([_code("a"), _code("a.b", parent="a"), _code("a.b.c", parent="a.b")], ["code 'a.b.c'", "depth 3"]),
     ([_code("Bad Id")], ["field 'id'", "lower-case"]),
 ])
@@ -103,3 +102,57 @@ def test_content_hash_ignores_file_location(tmp_path: Path):
     copy = tmp_path / "copy.yaml"
     copy.write_text(Path(source.source).read_text(encoding="utf-8"), encoding="utf-8")
     assert load_codebook(copy).content_hash == source.content_hash
+
+
+# -- issue 14: codebooks of any depth, optional rules and examples, REFI attributes kept -------------------
+def test_rules_and_examples_are_optional_and_only_warned_about_under_strict(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    bare = {"id": "a", "label": "A", "definition": "d"}
+    path = tmp_path / "cb.yaml"
+    path.write_text(yaml.safe_dump({"id": "t", "name": "T", "version": "1", "codes": [bare]}), encoding="utf-8")
+    cb = load_codebook(path)  # no levels, no include/exclude/examples: valid
+    assert cb.codes[0].include == [] and cb.levels == ["level1"]
+    assert codebook_warnings(cb) == [f"code 'a', field '{f}': empty (optional, but it sharpens the coding)"
+                                     for f in ("include", "exclude", "examples")]
+    runner = CliRunner()
+    plain = runner.invoke(app, ["codebook", "validate", str(path)])
+    assert plain.exit_code == 0 and "valid" in plain.output and "warning" not in plain.output
+    strict = runner.invoke(app, ["codebook", "validate", "--strict", str(path)])
+    assert strict.exit_code == 0 and "warning code 'a', field 'include': empty" in strict.output
+
+
+def test_a_seven_level_codebook_without_levels_loads_with_guids_and_colours(tmp_path: Path):
+    codes = [{"id": "l1", "label": "L1", "definition": "d", "guid": "{0A0B0C0D-0000-4000-8000-000000000001}",
+              "color": "#AA00FF", "codable": False}]
+    for depth in range(2, 8):
+        codes.append({"id": f"l{depth}", "label": f"L{depth}", "definition": "d", "parent": f"l{depth - 1}"})
+    path = tmp_path / "deep.yaml"
+    path.write_text(yaml.safe_dump({"id": "deep", "name": "Deep", "version": "1", "codes": codes}), encoding="utf-8")
+    cb = load_codebook(path)
+    assert cb.levels == [f"level{i}" for i in range(1, 8)]
+    assert cb.by_id["l7"].depth == 7 and cb.path("l7") == " > ".join(f"L{i}" for i in range(1, 8))
+    assert cb.guids == {"l1": "{0A0B0C0D-0000-4000-8000-000000000001}"} and cb.colors == {"l1": "#AA00FF"}
+    assert cb.uncodable == ["l1"]
+    assert [c.id for c in cb.at_level("level7")] == ["l7"]
+
+
+def test_declared_levels_still_bound_the_depth_and_bad_refi_attributes_are_errors(tmp_path: Path):
+    path = _write(tmp_path, [_code("a", guid="nope", color="red"), _code("a.b", parent="a"),
+                             _code("a.b.c", parent="a.b")])
+    with pytest.raises(PrecodeError) as info:
+        load_codebook(path)
+    for fragment in ("field 'guid': 'nope' is not a GUID", "field 'color': 'red' is not a colour", "depth 3"):
+        assert fragment in str(info.value)
+
+
+def test_existing_codebooks_keep_their_content_hash():
+    # the REFI attributes are left out of the hash when empty, so runs recorded before keep matching
+    cb = load_codebook("nasss")
+    assert cb.guids == {} and cb.colors == {} and cb.uncodable == []
+    payload = cb.model_dump(exclude={"source", "guids", "colors", "uncodable"}, mode="json")
+    import hashlib
+    import json
+    assert cb.content_hash == hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
