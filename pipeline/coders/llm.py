@@ -41,6 +41,7 @@ from pipeline.llm.cache import CachedAnswer, cache_get, cache_key, cache_put
 from pipeline.llm.checks import CheckedProposal, CheckedSegment, check_segment
 from pipeline.llm.client import ChatClient, RequestFailed, Usage, preflight
 from pipeline.llm.pricing import cost_usd, estimate_tokens, find_price
+from pipeline.llm.profiles import resolve
 from pipeline.llm.prompt import SegmentView, load_prompt, shorten_context
 from pipeline.llm.pseudonym import Pseudonymizer, Pseudonyms
 from pipeline.llm.records import (
@@ -144,6 +145,7 @@ class _Batch:
     response_format: dict | None
     keys: list[str]  # one per sample
     outcomes: dict[int, _Outcome] = field(default_factory=dict)
+    schema_format: dict | None = None  # sent instead of json_object to servers that need json_schema
 
     @property
     def prompt_chars(self) -> int:
@@ -257,7 +259,7 @@ class LLMCoder:
         return estimate_tokens(batch.prompt_chars) + self.settings.max_tokens
 
     def _response_format(self, labels: list[str], codes: list[Code]) -> dict | None:
-        fmt = self.settings.response_format
+        fmt = resolve(self.settings).response_format  # the profiles' choice unless [llm] sets it
         if fmt == "json_object":
             return {"type": "json_object"}
         if fmt == "json_schema":
@@ -303,7 +305,10 @@ class LLMCoder:
                         {"role": "user", "content": self.prompt.user(codebook, views, candidate_codes, s.propose_codes)}]
             keys = [cache_key(self.model, self._request_params(i), self.prompt_hash, codebook.content_hash, messages)
                     for i in range(s.samples)]
-            batches.append(_Batch(group, labels, messages, pseudonyms, self._response_format(labels, codes), keys))
+            batches.append(_Batch(group, labels, messages, pseudonyms, self._response_format(labels, codes), keys,
+                                  schema_format={"type": "json_schema", "json_schema": {
+                                      "name": "coding_answer", "strict": True,
+                                      "schema": answer_schema(labels, [c.id for c in codes], s.propose_codes)}}))
         return batches
 
     def _speakers(self, segments: list[Segment]) -> set[str]:
@@ -371,7 +376,8 @@ class LLMCoder:
                     if attempt.retry_state.attempt_number > 1:
                         reasks += 1
                     result = await client.complete(messages, seed=s.seed + sample, temperature=s.temperature,
-                                                   response_format=batch.response_format)
+                                                   response_format=batch.response_format,
+                                                   schema_format=batch.schema_format)
                     usage, http, retries = usage + result.usage, http + result.http_attempts, \
                         retries + result.http_attempts - 1
                     waited += result.waited
@@ -416,7 +422,8 @@ class LLMCoder:
             answers = batch.outcomes[sample].answer.by_label()
             for label, seg in zip(batch.labels, batch.segments):
                 checked[seg.id].append(check_segment(answers[label], seg, batch.segments, code_ids, labels, all_ids,
-                                                     batch.pseudonyms, self.settings.propose_codes, sample))
+                                                     batch.pseudonyms, self.settings.propose_codes, sample,
+                                                     self.settings.min_evidence_words))
         suggestions: list[Suggestion] = []
         provenance: list[SuggestionProvenance] = []
         proposals: list[tuple[Segment, CheckedProposal]] = []

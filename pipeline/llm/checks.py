@@ -41,8 +41,8 @@ class Evidence(BaseModel):
     text: str  # the transcript's own text of the span when grounded, else the model's quote
 
     @classmethod
-    def locate(cls, quote: str, segment: Segment) -> Evidence:
-        match = ground_quote(quote, segment.text, offset=segment.start)
+    def locate(cls, quote: str, segment: Segment, min_words: int = 1) -> Evidence:
+        match = ground_quote(quote, segment.text, offset=segment.start, min_words=min_words)
         text = quote if match.start is None else segment.text[match.start - segment.start:match.end - segment.start]
         return cls(model_quote=quote, match=match, text=text)
 
@@ -82,8 +82,9 @@ def _found_elsewhere(quote: str, segment: Segment, others: list[Segment]) -> str
 
 def check_segment(answer: SegmentAnswer, segment: Segment, batch: list[Segment], code_ids: set[str],
                   labels: dict[str, str], all_ids: set[str], pseudonyms: Pseudonyms, propose_codes: bool,
-                  sample: int = 0) -> CheckedSegment:
-    """`code_ids`: the codes being applied; `labels`: casefolded label -> id of every codebook code."""
+                  sample: int = 0, min_words: int = 1) -> CheckedSegment:
+    """`code_ids`: the codes being applied; `labels`: casefolded label -> id of every codebook code;
+    `min_words`: a shorter quote is not evidence (kept ungrounded, see pipeline.grounding)."""
     codes: list[CheckedCode] = []
     proposals: list[CheckedProposal] = []
     rejections: list[Rejection] = []
@@ -101,8 +102,8 @@ def check_segment(answer: SegmentAnswer, segment: Segment, batch: list[Segment],
         if item.code_id in seen:
             reject("duplicate_code", f"'{item.code_id}' was given more than once for this segment", item.code_id, quote)
             continue
-        evidence = Evidence.locate(quote, segment)
-        if evidence.match.grounding is Grounding.ungrounded:
+        evidence = Evidence.locate(quote, segment, min_words)
+        if evidence.match.grounding is Grounding.ungrounded and evidence.match.note is None:
             elsewhere = _found_elsewhere(quote, segment, batch)
             if elsewhere:
                 reject("wrong_segment", elsewhere, item.code_id, quote)
@@ -121,7 +122,7 @@ def check_segment(answer: SegmentAnswer, segment: Segment, batch: list[Segment],
                    labels[label.casefold()], quote)
             continue
         proposals.append(CheckedProposal(
-            label=label, definition=pseudonyms.restore(new.definition), evidence=Evidence.locate(quote, segment),
+            label=label, definition=pseudonyms.restore(new.definition), evidence=Evidence.locate(quote, segment, min_words),
             parent_code_id=new.parent_code_id if new.parent_code_id in all_ids else None,
             rationale=pseudonyms.restore(new.rationale),
         ))

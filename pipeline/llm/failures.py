@@ -194,8 +194,9 @@ def _hint(error: ServerError) -> str:
         return ("the server refuses a parameter precode sends: add a [[llm.servers]] profile or set [llm] send_seed = "
                 "false / response_format / max_tokens_param (see docs/llm.md, 'Providers and models'); "
                 "`precode llm check` shows what the endpoint accepts")
-    if "model" in message:
-        return "check [llm] model (the exact name the server lists) and base_url"
+    if re.search(r"model.*(not found|does not exist|not loaded|unknown)|(unknown|no such) model", message):
+        return ("check [llm] model (the exact name the server lists, loaded if the server needs that) and base_url; "
+                "`precode llm check` sends one small request")
     return ("fix what the server's message names in precode.toml [llm]; `precode llm check` sends one small request "
             "and shows what the endpoint accepts")
 

@@ -1,0 +1,106 @@
+"""Whole runs of `precode code --coder llm` against stub servers that answer like real ones.
+
+Each test is one numbered problem of issue 11; each failed before: every request was sent with
+the same refused parameter, all segments failed, or the account error was retried."""
+
+from __future__ import annotations
+
+import pytest
+import server_profiles as servers
+from llm_helpers import MEANING, USABILITY, code, code_llm, coding
+from stub_server import Reply
+
+from pipeline.errors import PrecodeError
+from pipeline.interchange.tabular import export_rows
+from pipeline.models import Grounding, RunStatus
+
+S1 = "The alert fired constantly on our unit."
+S2 = "It never tells you how sure it is, so I can’t judge whether to believe it."
+GOOD = coding({"clicking through": [code(USABILITY, S1)], "how sure": [code(MEANING, S2)]})
+
+
+def test_a_reasoning_model_with_default_settings_completes(stub, make_project):
+    stub.server, stub.handler = servers.openai_reasoning, GOOD
+    run = code_llm(make_project(model="o3-mini"))
+    assert run.status is RunStatus.completed and len(stub.requests) == 2  # no request refused
+    assert all("max_completion_tokens" in b and "temperature" not in b for b in stub.bodies)
+
+
+@pytest.mark.parametrize("profile", [servers.azure_foundry_mistral, servers.gemini_openai])
+def test_a_seed_rejecting_server_completes(stub, make_project, profile):
+    stub.server, stub.handler = profile, GOOD
+    run = code_llm(make_project(concurrency=1))
+    assert run.status is RunStatus.completed and len(stub.requests) == 3  # one refusal, then two requests
+    assert "seed" not in stub.bodies[-1]
+
+
+def test_lm_studio_with_defaults_completes(stub, make_project):
+    stub.server, stub.handler = servers.lmstudio, GOOD
+    run = code_llm(make_project(concurrency=1))
+    assert run.status is RunStatus.completed and len(stub.requests) == 3
+    fmt = stub.bodies[-1]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"]["properties"]["segments"]
+
+
+def test_a_deterministic_400_stops_the_run_within_a_few_requests(stub, make_project):
+    stub.server = servers.broken_template
+    project = make_project(batch_size=1, concurrency=2)  # four requests to send
+    with pytest.raises(PrecodeError, match="chat template of this model does not support a system message") as err:
+        code_llm(project)
+    assert len(stub.requests) <= 4 and "Re-run" not in str(err.value)
+    assert err.value.hint and "llm check" in err.value.hint
+
+
+def test_insufficient_quota_stops_at_once(stub, make_project):
+    stub.server = servers.insufficient_quota
+    project = make_project(batch_size=1, concurrency=1, retries=4)
+    with pytest.raises(PrecodeError, match="no quota left"):
+        code_llm(project)
+    assert len(stub.requests) == 1
+
+
+def test_stitched_first_last_and_one_word_quotes_are_never_exported_as_evidence(stub, make_project):
+    first_last = "The alert fired constantly … without reading anything."
+    stitched = "There is a panel ... how sure it is ... whether to believe it"
+    stub.handler = coding({"clicking through": [code(USABILITY, first_last)], "how sure": [code(MEANING, stitched)],
+                           "drop-down": [code("technology.supply_model.data_quality", "and")]})
+    project = make_project()
+    run = code_llm(project)
+    stored = project.db.suggestions(run.id)
+    assert len(stored) == 3 and all(s.grounding is Grounding.ungrounded and s.quote_start is None for s in stored)
+    assert list(export_rows(project, run.id)) == []
+    assert run.counts["grounding_ungrounded"] == 3
+
+
+def test_a_quote_of_enough_words_is_still_exact(stub, make_project):
+    stub.handler = GOOD
+    project = make_project()
+    run = code_llm(project)
+    assert {s.grounding for s in project.db.suggestions(run.id)} == {Grounding.exact}
+    assert len(list(export_rows(project, run.id))) == 2
+
+
+def test_a_refused_parameter_costs_one_extra_request_not_one_per_segment(stub, make_project):
+    stub.server, stub.handler = servers.azure_foundry_mistral, GOOD
+    run = code_llm(make_project(batch_size=1, concurrency=1))
+    assert run.status is RunStatus.completed and len(stub.requests) == 5  # 4 requests + 1 refusal
+
+
+def test_proxy_variables_set_a_loopback_run_is_reached_directly(stub, make_project, monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    stub.handler = GOOD
+    run = code_llm(make_project(retries=0))
+    assert run.status is RunStatus.completed and len(stub.requests) == 2
+
+
+def test_server_message_in_a_failed_segment_is_the_servers_own(stub, make_project):
+    stub.handler = GOOD
+    stub.push(Reply('{"segments": []}'), Reply(status=400, raw='{"error": "Model is unloaded."}'))
+    project = make_project(concurrency=1, retries=0)
+    run = code_llm(project)
+    failures = [r[0] for r in project.db.conn.execute("SELECT error FROM llm_calls WHERE run_id = ? AND error IS NOT "
+                                                      "NULL", (run.id,))]
+    assert failures == ["HTTP 400: Model is unloaded."]
