@@ -277,6 +277,9 @@ from pipeline.interchange.cli import convert_codebook, import_qdpx  # noqa: E402
 
 app.command("import")(import_qdpx)
 codebook_app.command("convert")(convert_codebook)
+from pipeline.llm.check import llm_app  # noqa: E402
+
+app.add_typer(llm_app, name="llm")
 
 
 def main() -> None:
