@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pipeline.decisions import Action, current_decisions
 from pipeline.review.models import QueueFilter, Status
 
-from .conftest import RUN_ID
+from .conftest import RUN_ID, add_quoted_run, start_server, stop_server
 
 pytestmark = pytest.mark.slow  # a real browser: seconds per test
 
@@ -62,7 +62,7 @@ def snap(page: Page, shots: Path, name: str) -> Path:
 
 
 def mine(server, suggestion_id: str):
-    return current_decisions(server.reader.project.db, RUN_ID, "alice").get(suggestion_id)
+    return current_decisions(server.reader.project.db, server.session.run.id, "alice").get(suggestion_id)
 
 
 def current_id(page: Page) -> str:
@@ -313,3 +313,52 @@ def test_keys_work_again_after_a_dialog_is_cancelled(page, server):
     page.keyboard.press("1")
     page.keyboard.press("a")
     expect(page.locator("#toast")).to_contain_text("Accepted")
+
+
+EMOJI_QUOTE = "The early warning score 🚨 saved a patient 👍 on bed seven last week."
+
+
+@pytest.fixture
+def emoji_server(project, tmp_path):
+    """A run whose quote sits after emoji (characters beyond U+FFFF: two UTF-16 units each)."""
+    interview = tmp_path / "int98_emoji.txt"
+    interview.write_text("Interviewer: How did it go 🙂?\n\nP8: Honestly 😀😀 it went well, the alerts 🚨🚨 were "
+                         f"useful. {EMOJI_QUOTE} After that we trusted it 💯.\n", encoding="utf-8")
+    add_quoted_run(project, interview, EMOJI_QUOTE, "20260302-110000-emoji")
+    srv, handle = start_server(project, "alice", "20260302-110000-emoji")
+    yield srv
+    stop_server(handle)
+    srv.reader.project.close()
+
+
+def test_highlight_and_spans_count_code_points_after_emoji(browser, emoji_server, shots):
+    server = emoji_server
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{server.url}/?token={server.token}")
+    expect(page.locator("#p-text")).not_to_be_empty()
+    assert marked(page, "hl-quote") == EMOJI_QUOTE  # was 2 characters short per emoji before it
+    sid = current_id(page)
+    text = server.reader.project.db.transcript(server.reader.item(sid).transcript.id).text
+    # the keyboard span: one word longer at the end, then Enter
+    page.keyboard.press("s")
+    page.keyboard.press("ArrowRight")
+    preview = marked(page, "hl-preview")
+    assert preview == EMOJI_QUOTE + " After"
+    page.keyboard.press("Enter")
+    expect(page.locator("#p-text .hl-edited").first).to_be_visible()
+    decision = mine(server, sid)
+    assert text[decision.quote_start:decision.quote_end] == preview
+    # the mouse span: words after the emoji
+    selected = select_words(page, 11, 4).strip()
+    assert selected == "early warning score 🚨"
+    page.keyboard.press("s")
+    for _ in range(100):
+        if marked(page, "hl-edited") == selected:
+            break
+        page.wait_for_timeout(50)
+    assert marked(page, "hl-edited") == selected
+    decision = mine(server, sid)
+    assert text[decision.quote_start:decision.quote_end] == selected and "🚨" in text[:decision.quote_start]
+    snap(page, shots, "15-emoji")
+    context.close()

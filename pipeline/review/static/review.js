@@ -42,6 +42,17 @@ function pct(x) { return x == null ? "–" : Math.round(x * 100) + "%"; }
 function clock(iso) { return new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }); }
 function when(iso) { return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }); }
 function pathText(path) { return path.split(" > ").join(" › "); }
+/* The server counts text offsets in code points (Python strings); JavaScript strings index UTF-16
+   units, so every emoji or other character beyond U+FFFF would shift a slice by one. */
+function unitIndex(text, points) {  // code-point offset -> UTF-16 index
+  if (points <= 0) return 0;
+  let units = 0, n = 0;
+  for (const ch of text) { if (n >= points) break; units += ch.length; n++; }
+  return units;
+}
+function pointIndex(text, units) { return Array.from(text.slice(0, units)).length; }  // UTF-16 index -> code points
+function pointLength(text) { return Array.from(text).length; }
+function pointSlice(text, a, b) { return text.slice(unitIndex(text, a), unitIndex(text, b)); }
 function query(params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== "" && v !== null && v !== undefined && v !== false) q.set(k, v);
@@ -260,7 +271,9 @@ function renderPassage(item) {
    ranges covering it; the element's textContent stays exactly `text`, so selections map to offsets. */
 function paintText(node, text, base, ranges) {
   const cuts = new Set([0, text.length]);
-  const rel = ranges.map((r) => ({ start: Math.max(0, Math.min(text.length, r.start - base)), end: Math.max(0, Math.min(text.length, r.end - base)), cls: r.cls }));
+  const length = pointLength(text);
+  const unit = (offset) => unitIndex(text, Math.max(0, Math.min(length, offset - base)));
+  const rel = ranges.map((r) => ({ start: unit(r.start), end: unit(r.end), cls: r.cls }));
   for (const r of rel) { cuts.add(r.start); cuts.add(r.end); }
   const points = [...cuts].sort((a, b) => a - b);
   const frag = document.createDocumentFragment();
@@ -281,7 +294,7 @@ function renderNotice(node, item, grounded, edited) {
     node.append(el("strong", {}, "Quote not found in the transcript"), " — nothing is highlighted. The model quoted: ", el("q", {}, item.quote), ". Select the words that support the code and press s to give it a real span.");
     node.hidden = false;
   } else if ((item.grounding === "fuzzy" || item.grounding === "normalized") && !edited && !S.span) {
-    const located = item.segment.text.slice(item.quote_start - item.segment.start, item.quote_end - item.segment.start);
+    const located = pointSlice(item.segment.text, item.quote_start - item.segment.start, item.quote_end - item.segment.start);
     node.append(el("strong", {}, item.grounding === "fuzzy" ? "Located by a fuzzy match. " : "Located after normalising spacing and quotes. "));
     if (located !== item.quote) node.append("The model quoted: ", el("q", {}, item.quote), ".");
     else node.append("The highlighted text is what the model quoted.");
@@ -437,7 +450,7 @@ function selectionSpan() {
   while (end > start && /\s/.test(text[end - 1])) end--;
   if (end <= start) return null;
   const base = S.current.item.segment.start;
-  return { start: base + start, end: base + end };
+  return { start: base + pointIndex(text, start), end: base + pointIndex(text, end) };
 }
 
 function spanKey() {
@@ -450,14 +463,14 @@ function spanKey() {
     return decide({ action: "edit", quote_start: chosen.start, quote_end: chosen.end }, false);
   }
   const start = item.effective_start ?? item.quote_start ?? item.segment.start;
-  const end = item.effective_end ?? item.quote_end ?? Math.min(item.segment.end, item.segment.start + (item.segment.text.match(/^\S+/) || [""])[0].length);
+  const end = item.effective_end ?? item.quote_end ?? Math.min(item.segment.end, item.segment.start + pointLength((item.segment.text.match(/^\S+/) || [""])[0]));
   S.span = { start, end };
   renderPassage(item);
 }
 
 function wordEdges(text) {
   const starts = [], ends = [];
-  for (const m of text.matchAll(/\S+/g)) { starts.push(m.index); ends.push(m.index + m[0].length); }
+  for (const m of text.matchAll(/\S+/g)) { starts.push(pointIndex(text, m.index)); ends.push(pointIndex(text, m.index + m[0].length)); }
   return { starts, ends };
 }
 
@@ -557,7 +570,7 @@ function openPicker(mode) {
   setText("dlg-picker-title", mode === "change" ? "Change the code" : "Add a code the machine missed");
   setText("picker-sub", mode === "change"
     ? `Suggested: ${item.code.label}. The quote stays as it is; your change is recorded as an edit.`
-    : span ? `On the selected words: “${item.segment.text.slice(span.start - item.segment.start, span.end - item.segment.start).slice(0, 120)}”`
+    : span ? `On the selected words: “${pointSlice(item.segment.text, span.start - item.segment.start, span.end - item.segment.start).slice(0, 120)}”`
       : "On the whole passage (select words first to code only those).");
   setText("picker-confirm", mode === "change" ? "Use this code" : "Add this code");
   $("picker-search").value = "";
