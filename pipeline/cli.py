@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -50,19 +50,38 @@ def _ingest(project: Project, paths: list[Path], metadata: Path | None) -> int:
     from pipeline.ingest import IngestStatus, ingest_paths
 
     results = ingest_paths(project, paths, metadata)
-    table = Table("file", "status", "segments", "note", show_lines=False)
+    table = Table("transcript", "status", "segments", "note", show_lines=False)
     colours = {IngestStatus.failed: "red", IngestStatus.skipped: "yellow", IngestStatus.unchanged: "dim"}
     for r in results:
         note = r.message or "; ".join(r.warnings)
-        table.add_row(escape(Path(r.path).name), f"[{colours.get(r.status, 'green')}]{r.status.value}[/]",
+        table.add_row(escape(r.name or Path(r.path).name), f"[{colours.get(r.status, 'green')}]{r.status.value}[/]",
                       str(r.segments or ""), escape(note))
     console.print(table)
+    _print_roles(results)
     failed = [r for r in results if r.status is IngestStatus.failed]
     for r in failed:
         err.print(f"[red]error[/] {escape(r.message)}", highlight=False)
     if not results:
         raise PrecodeError("no transcript files found", hint="pass files or folders with .txt/.md/.vtt/.srt/.docx/.json")
     return len(failed)
+
+
+def _print_roles(results: list[Any]) -> None:
+    """Per transcript: who was taken as interviewer and the evidence, and how to correct it."""
+    from pipeline.models import SegmentRole
+
+    stored = [r for r in results if r.roles]
+    if not stored:
+        return
+    console.print("Speaker roles (interviewer turns are not coded):")
+    for r in stored:
+        console.print(f"  {escape(r.name or '')}: {escape(r.roles)}", highlight=False)
+    example = next((s for r in stored for s in r.speakers if s.role is SegmentRole.interviewer), None)
+    fix = (f"precode speakers set \"{example.speaker}\" participant" if example
+           else "precode speakers set NAME interviewer")
+    console.print(escape(f"Wrong? List all with 'precode speakers'; fix with '{fix}' (add --transcript NAME "
+                         "for one transcript), or set [ingest] interviewer_names in precode.toml before ingesting."),
+                  highlight=False)
 
 
 @app.command()
@@ -152,7 +171,11 @@ def code(
     elif dry_run or any(v not in (None, False) for v in values.values()):
         raise PrecodeError("--model, --base-url, --temperature, --samples, --batch-size, --concurrency, --candidates,"
                            " --exhaustive, --propose-codes, --allow-remote and --dry-run apply to --coder llm only")
-    _code(find_project(project), codebook, coder, level, transcript, threshold, top_k, llm, dry_run)
+    from pipeline.store.failures import report_interrupt
+
+    proj = find_project(project)
+    with report_interrupt(proj.db):  # Ctrl-C: say which run stopped and what it saved
+        _code(proj, codebook, coder, level, transcript, threshold, top_k, llm, dry_run)
 
 
 def _export(project: Project, fmt: str, out: Path | None, run_id: str | None, all_groundings: bool,
@@ -198,14 +221,27 @@ def status(project: ProjectOption = None) -> None:
     console.print(f"Project [bold]{proj.root}[/]")
     for key, value in counts.items():
         console.print(f"  {key.replace('_', ' ')}: {value}")
+    overview = proj.db.transcript_overview()
+    if overview:
+        names = Table("transcript", "version", "format", "segments", "coded", "speakers")
+        for t in overview:
+            names.add_row(escape(t["name"]), str(t["version"]), t["format"], str(t["segments"]), str(t["coded"]),
+                          escape(t["roles"] or ""))
+        console.print(names)
     runs = proj.db.runs()
+    stale = proj.db.stale_runs()
     if runs:
         table = Table("run", "coder", "model", "codebook", "level", "status", "segments", "suggestions", "started")
         for r in runs:
-            table.add_row(r.id, r.coder, r.model or "", r.codebook_id, r.level or "", r.status.value,
+            table.add_row(r.id, r.coder, r.model or "", r.codebook_id, r.level or "",
+                          r.status.value + (" [yellow](stale)[/]" if r.id in stale else ""),
                           str(r.counts.get("segments", "")), str(r.counts.get("suggestions", "")),
                           r.started_at.strftime("%Y-%m-%d %H:%M"))
         console.print(table)
+    for run_id, why in stale.items():
+        console.print(f"[yellow]stale[/] run {run_id}: " + escape("; ".join(f"{w.transcript_name}: {w.reason}" for w in why))
+                      + " — its codes on those transcripts predate the change; code them again for a current run",
+                      highlight=False)
 
 
 @app.command()
@@ -274,6 +310,9 @@ from eval.cli import eval_command  # noqa: E402
 
 app.command("eval")(eval_command)
 from pipeline.interchange.cli import convert_codebook, import_qdpx  # noqa: E402
+from pipeline.ingest.cli import speakers_app  # noqa: E402
+
+app.add_typer(speakers_app, name="speakers")
 
 app.command("import")(import_qdpx)
 codebook_app.command("convert")(convert_codebook)
@@ -284,8 +323,19 @@ app.add_typer(llm_app, name="llm")
 
 def main() -> None:
     """Entry point: user errors print as one clear message, without a traceback, exit code 2."""
+    import sqlite3
+
     try:
         app()
     except PrecodeError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
+    except (sqlite3.Error, OSError) as exc:  # read-only project, full disk, locked database …
+        from pipeline.store.failures import storage_error_message
+
+        err.print(f"[red]error:[/] {escape(storage_error_message(exc))}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted: each file, batch or change is stored whole or not at all; nothing half-written was kept",
+                  highlight=False)
+        sys.exit(130)

@@ -25,13 +25,9 @@ def new_run_id() -> str:
 
 
 def select_segments(project: Project, transcript_names: list[str] | None = None):
-    transcripts = project.db.current_transcripts()
-    if transcript_names:
-        unknown = set(transcript_names) - {t.name for t in transcripts}
-        if unknown:
-            raise PrecodeError(f"no transcript named {', '.join(sorted(unknown))} in this project",
-                               hint="see 'precode status' for the names")
-        transcripts = [t for t in transcripts if t.name in transcript_names]
+    # names as 'precode status' lists them (siteA/P01), NFC/NFD-insensitive; a bare file name when unique
+    transcripts = (project.db.resolve_transcript_names(transcript_names) if transcript_names
+                   else project.db.current_transcripts())
     role = None if project.settings.segment.code_interviewer else SegmentRole.participant
     return project.db.segments([t.id for t in transcripts], role=role)
 

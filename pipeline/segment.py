@@ -10,7 +10,7 @@ interviewer turn as context. Interviewer turns are stored as segments too, with 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -44,12 +44,25 @@ def split_turn(text: str, turn: Turn, max_chars: int, splitter: RecursiveCharact
     return spans
 
 
-def segment_transcript(transcript: Transcript, max_chars: int, interviewer_labels: list[str]) -> list[Segment]:
-    return list(iter_segments(transcript, max_chars, interviewer_labels))
+Roles = Sequence[str] | Mapping[str, SegmentRole]
 
 
-def iter_segments(transcript: Transcript, max_chars: int, interviewer_labels: list[str]) -> Iterator[Segment]:
-    """Segments one at a time, so a very large transcript is never held as a list of models."""
+def role_of(speaker: str, roles: Roles) -> SegmentRole:
+    """A speaker's role: from a speaker -> role mapping (stored roles), or by interviewer labels."""
+    if isinstance(roles, Mapping):
+        return roles.get(speaker, SegmentRole.participant)
+    return SegmentRole.interviewer if is_interviewer(speaker, list(roles)) else SegmentRole.participant
+
+
+def segment_transcript(transcript: Transcript, max_chars: int, roles: Roles) -> list[Segment]:
+    return list(iter_segments(transcript, max_chars, roles))
+
+
+def iter_segments(transcript: Transcript, max_chars: int, roles: Roles) -> Iterator[Segment]:
+    """Segments one at a time, so a very large transcript is never held as a list of models.
+
+    `roles` is a speaker -> role mapping (as inferred at ingest) or a list of interviewer labels.
+    """
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=max_chars, chunk_overlap=0, separators=SENTENCE_SEPARATORS, keep_separator="end",
         strip_whitespace=True,
@@ -57,7 +70,7 @@ def iter_segments(transcript: Transcript, max_chars: int, interviewer_labels: li
     index = 0
     context: Turn | None = None
     for turn in transcript.turns:
-        role = SegmentRole.interviewer if is_interviewer(turn.speaker, interviewer_labels) else SegmentRole.participant
+        role = role_of(turn.speaker, roles)
         question = context if role is SegmentRole.participant else None
         for start, end in split_turn(transcript.text, turn, max_chars, splitter):
             yield Segment(
@@ -70,3 +83,29 @@ def iter_segments(transcript: Transcript, max_chars: int, interviewer_labels: li
             index += 1
         if role is SegmentRole.interviewer:
             context = turn
+
+
+def rederive_roles(
+    turns: Sequence[Turn], segments: Sequence[Segment], roles: Mapping[str, SegmentRole]
+) -> list[tuple[str, SegmentRole, int | None, int | None]]:
+    """Segments whose role or context question changes under `roles`: (id, role, context start, end).
+
+    Works on the stored spans (segment ids depend only on them), so nothing is re-read or re-split
+    and codes and decisions stay attached to their segments.
+    """
+    ordered = sorted(segments, key=lambda s: s.start)
+    changes = []
+    context: Turn | None = None
+    i = 0
+    for turn in turns:
+        role = roles.get(turn.speaker, SegmentRole.participant)
+        question = context if role is SegmentRole.participant else None
+        cs, ce = (question.start, question.end) if question else (None, None)
+        while i < len(ordered) and ordered[i].start < turn.end:
+            seg = ordered[i]
+            if seg.start >= turn.start and (seg.role, seg.context_start, seg.context_end) != (role, cs, ce):
+                changes.append((seg.id, role, cs, ce))
+            i += 1
+        if role is SegmentRole.interviewer:
+            context = turn
+    return changes

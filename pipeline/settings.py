@@ -20,6 +20,8 @@ DEFAULT_SPEAKER_PATTERNS = [
     r"^\*\*(?P<speaker>[^*:\n]{1,40}?):?\*\*:?\s*",
     # Interviewer: / P3: / HCP 2: / Dr Okafor: / I: / R:
     r"^(?P<speaker>[A-Z][\w .'’\-]{0,38}?|[A-Z]{1,4}\s?\d{0,3}):\s+",
+    # lower-case participant ids: pim-01: / p3: / int_02:
+    r"^(?P<speaker>[a-z]{1,4}[-_]?\d{1,3}):\s+",
 ]
 
 
@@ -32,6 +34,12 @@ class IngestSettings(_Section):
     interviewer_labels: list[str] = Field(
         default_factory=lambda: ["interviewer", "int", "i", "moderator", "facilitator", "researcher", "q"]
     )
+    interviewer_names: list[str] = Field(
+        default_factory=list, description="names of the people who interview, as the transcripts label them "
+                                          "(e.g. 'Maria Gonzalez' in a Teams export)")
+    infer_interviewer: bool = Field(
+        True, description="when no label or name matches: the speaker who asks most questions and speaks least "
+                          "(else the first speaker) is the interviewer")
 
 
 class SegmentSettings(_Section):

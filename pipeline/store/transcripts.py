@@ -17,6 +17,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.errors import PrecodeError
 from pipeline.models import Segment, SegmentRole, Transcript, TranscriptMetadata, Turn, utcnow
@@ -92,7 +93,7 @@ class TranscriptStore:
         )
         seen: dict[str, SegmentRole] = {}
 
-        def rows() -> Iterator[tuple]:
+        def rows() -> Iterator[tuple[object, ...]]:
             for s in segments:
                 seen.setdefault(s.speaker, s.role)
                 yield (s.id, s.transcript_id, s.index, s.start, s.end, s.speaker, s.role.value, s.text,
@@ -148,7 +149,7 @@ class TranscriptStore:
         ).fetchall()
         return [self._transcript_from_row(r) for r in rows]
 
-    def transcript_overview(self) -> list[dict]:
+    def transcript_overview(self) -> list[dict[str, Any]]:
         """One row per current transcript for `precode status`: name, version, format, counts, stale runs."""
         rows = self.conn.execute(
             "SELECT t.id, t.name, t.version, t.format, t.source_path,"
@@ -256,11 +257,15 @@ class TranscriptStore:
 
     # -- stale runs -------------------------------------------------------------------------
     def runs_touching(self, transcript_id: str) -> list[str]:
-        """Runs that coded segments of this transcript (a suggestion or per-segment progress on it)."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT DISTINCT run_id FROM suggestions WHERE transcript_id = ?"
-            " UNION SELECT DISTINCT rs.run_id FROM run_segments rs JOIN segments s ON s.id = rs.segment_id"
-            " WHERE s.transcript_id = ?", (transcript_id, transcript_id))]
+        """Runs that set out to code this transcript version (their recorded scope) or coded segments of it."""
+        sql = ("SELECT DISTINCT run_id FROM suggestions WHERE transcript_id = ?"
+               " UNION SELECT DISTINCT rs.run_id FROM run_segments rs JOIN segments s ON s.id = rs.segment_id"
+               " WHERE s.transcript_id = ?")
+        params: list[str] = [transcript_id, transcript_id]
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_scope'").fetchone():
+            sql += " UNION SELECT run_id FROM run_scope, json_each(run_scope.transcript_ids_json) WHERE json_each.value = ?"
+            params.append(transcript_id)
+        return sorted(r[0] for r in self.conn.execute(sql, params))
 
     def mark_runs_stale(self, conn: sqlite3.Connection, transcript_id: str, reason: str) -> list[str]:
         run_ids = self.runs_touching(transcript_id)
