@@ -35,14 +35,21 @@ from fastapi.staticfiles import StaticFiles
 from pipeline.errors import PrecodeError
 from pipeline.review.errors import Conflict, NotFound
 from pipeline.review.models import (
+    AdjudicateIn,
     AdoptIn,
     AdoptResult,
     BulkIn,
     BulkPreview,
+    ClaimIn,
+    ClaimView,
     DecisionIn,
+    Disagreement,
     DismissIn,
     Item,
     MissedIn,
+    PassageFilter,
+    PassageQueueView,
+    PassageView,
     Progress,
     ProposalView,
     QueueFilter,
@@ -219,6 +226,37 @@ def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0
     @app.post("/api/proposals/{proposal_id}/dismiss")
     def dismiss(proposal_id: str, form: DismissIn | None = None) -> ProposalView:
         return locked(lambda: session.dismiss(proposal_id, form.note if form else None))
+
+    # -- passage-first and team review (engineer B; see docs/review.md "Team review") --
+    @app.get("/api/passages")
+    def passages(f: Annotated[PassageFilter, Query()], after: str | None = None,
+                 backwards: bool = False) -> PassageQueueView:
+        return locked(lambda: session.next_passage(f, after, backwards))
+
+    @app.get("/api/passages/{segment_id}")
+    def passage(segment_id: str) -> PassageView:
+        return locked(lambda: session.passage(segment_id))
+
+    @app.get("/api/claims")
+    def claims() -> list[ClaimView]:
+        return locked(session.claims)
+
+    @app.post("/api/claims")
+    def claim(request: ClaimIn) -> ClaimView:
+        return locked(lambda: session.claim(request.transcript_id))
+
+    @app.post("/api/claims/{transcript_id}/release")
+    def release(transcript_id: str) -> dict[str, str]:
+        locked(lambda: session.release(transcript_id))
+        return {"released": transcript_id}
+
+    @app.get("/api/disagreements")
+    def disagreements(first: str, second: str) -> list[Disagreement]:
+        return locked(lambda: session.disagreements(first, second))
+
+    @app.post("/api/items/{suggestion_id}/adjudicate")
+    def adjudicate(suggestion_id: str, request: AdjudicateIn) -> Disagreement:
+        return locked(lambda: session.adjudicate(suggestion_id, request))
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     return app

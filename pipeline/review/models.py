@@ -164,6 +164,8 @@ class DecisionIn(BaseModel):
     code_id: str | None = None
     quote_start: int | None = None
     quote_end: int | None = None
+    seen: int | None = Field(None, description="the item's `version` when it was shown: the decision is refused "
+                                               "(409) if anyone decided on it since; None = no check")
 
 
 class MissedIn(BaseModel):
@@ -290,3 +292,66 @@ class AdoptResult(BaseModel):
 
 class DismissIn(BaseModel):
     note: str | None = Field(None, max_length=MAX_NOTE)
+
+
+# -- passage-first review --------------------------------------------------------------------------
+class PassageFilter(BaseModel):
+    """Which participant passages of the run's transcripts the passage walk visits."""
+
+    transcript: str | None = Field(None, description="transcript id")
+    only: Literal["all", "pending", "unsuggested"] = Field(
+        "all", description="pending: with a suggestion I have not decided; unsuggested: with no suggestion at all")
+
+    @field_validator("transcript", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value):
+        return None if value == "" else value
+
+
+class PassageView(BaseModel):
+    """One passage with every suggestion on it (and the codes this reviewer added there)."""
+
+    transcript: TranscriptInfo
+    segment: SegmentInfo
+    context: ContextInfo | None
+    items: list[Item] = Field(description="the run's suggestions on the passage, in reading order (may be empty)")
+    added: list[SegmentCode] = Field(description="codes this reviewer added by hand on the passage")
+    claimed_by: str | None = None
+
+
+class PassageQueueView(BaseModel):
+    passage: PassageView | None
+    index: int | None = Field(None, description="1-based place among the matching passages")
+    total: int
+    wrapped: bool = False
+
+
+# -- team review -----------------------------------------------------------------------------------
+class ClaimView(BaseModel):
+    transcript: TranscriptInfo
+    reviewer: str
+    claimed_at: datetime
+    mine: bool
+
+
+class AdjudicateIn(BaseModel):
+    """The adjudicator's decision on a suggestion two reviewers disagree on."""
+
+    first: str = Field(description="one reviewer whose decisions are compared")
+    second: str = Field(description="the other reviewer")
+    decision: DecisionIn
+
+
+class Disagreement(BaseModel):
+    """Two reviewers' standing decisions on one suggestion, side by side, and the adjudication if any."""
+
+    item: Item
+    first: DecisionView
+    second: DecisionView
+    adjudicated_by: str | None = None
+    adjudication: DecisionView | None = Field(None, description="the adjudicator's decision, when still standing")
+
+
+class ClaimIn(BaseModel):
+    transcript_id: str | None = Field(None, description="None: the first transcript nobody holds with items "
+                                                        "pending for me")

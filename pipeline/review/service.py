@@ -18,21 +18,28 @@ import numpy as np
 from pipeline.codebook import Codebook
 from pipeline.decisions import Action, Decision, record_decision
 from pipeline.errors import PrecodeError
-from pipeline.models import Grounding, Run, Suggestion
+from pipeline.models import Grounding, Run, Suggestion, utcnow
 from pipeline.project import Project
 from pipeline.review import proposals
 from pipeline.review.errors import Conflict, NotFound
-from pipeline.review.items import MANUAL_CODER, code_info, load_item, scope_decision, score_kind, standing
+from pipeline.review.items import MANUAL_CODER, code_info, load_item, scope_decision, score_kind, segment_codes, standing
+from pipeline.review.items import passage as passage_parts
 from pipeline.review.models import (
     REJECT_REASONS,
+    AdjudicateIn,
     AdoptIn,
     AdoptResult,
     BulkIn,
     BulkPreview,
+    ClaimView,
     DecisionIn,
     DecisionView,
+    Disagreement,
     Item,
     MissedIn,
+    PassageFilter,
+    PassageQueueView,
+    PassageView,
     Progress,
     ProposalView,
     QueueFilter,
@@ -83,6 +90,8 @@ class ReviewSession:
     codebook: Codebook
     _manual_run_id: str | None = field(default=None, repr=False)
     _index: QueueIndex | None = field(default=None, repr=False)
+    _passages: tuple[list[review_store.SegmentRow], dict[str, int], np.ndarray, QueueIndex] | None = field(
+        default=None, repr=False)
 
     @classmethod
     def open(cls, project: Project, run_id: str | None = None, reviewer: str | None = None) -> ReviewSession:
@@ -129,7 +138,12 @@ class ReviewSession:
 
     def _matching(self, queue_filter: QueueFilter) -> tuple[QueueIndex, np.ndarray]:
         queue = self._queue()
-        return queue, queue.matches(self.conn, queue_filter, self.reviewer, self.codebook)
+        keep = queue.matches(self.conn, queue_filter, self.reviewer, self.codebook)
+        if queue_filter.reviewer in (None, self.reviewer):  # transcripts others claimed are theirs to decide
+            others = [queue.transcripts.index(t) for t in self._claimed_by_others(self.conn) if t in queue.transcripts]
+            if others:
+                keep &= ~np.isin(queue.transcript, others)
+        return queue, keep
 
     def queue(self, queue_filter: QueueFilter, after: str | None = None, backwards: bool = False) -> QueueView:
         """The next (or previous) matching suggestion after `after` (the first when None)."""
@@ -183,35 +197,60 @@ class ReviewSession:
 
     def decide(self, suggestion_id: str, decision: DecisionIn) -> Item:
         """Record accept, reject or edit (a changed code and/or quote span) for this reviewer."""
-        action = Action(decision.action)
         with self.project.db.transaction() as conn:
             row = self._suggestion(conn, suggestion_id)
-            code_id = quote_start = quote_end = reason = None
-            if action is Action.reject:
-                if decision.reason is not None and decision.reason not in REJECT_REASONS:
-                    raise PrecodeError(f"field 'reason': unknown reason '{decision.reason}'",
-                                       hint=f"use one of: {', '.join(REJECT_REASONS)}")
-                reason = decision.reason
-            elif action is Action.edit:
-                mine = standing(conn, self.reviewer, suggestion_id)
-                current = mine if mine and mine.action == "edit" else None
-                code_id = self._check_code(decision.code_id or (current.code_id if current else None) or row.code_id)
-                if decision.quote_start is not None or decision.quote_end is not None:
-                    if decision.quote_start is None or decision.quote_end is None:
-                        raise PrecodeError("fields 'quote_start'/'quote_end': give both ends of the span")
-                    quote_start, quote_end = self._span(row.passage.start, row.passage.end, row.passage.text,
-                                                        decision.quote_start, decision.quote_end)
-                elif current is not None:
-                    quote_start, quote_end = current.quote_start, current.quote_end
-                else:
-                    quote_start, quote_end = row.quote_start, row.quote_end
-                if (code_id, quote_start, quote_end) == (row.code_id, row.quote_start, row.quote_end):
-                    action, code_id, quote_start, quote_end = Action.accept, None, None, None  # nothing changed
-            record_decision(conn, Decision(
-                suggestion_id=suggestion_id, reviewer=self.reviewer, action=action, code_id=code_id,
-                quote_start=quote_start, quote_end=quote_end, reason=reason, note=(decision.note or "").strip() or None,
-            ))
+            self._check_unchanged(conn, suggestion_id, decision.seen)
+            self._check_claim(conn, row.transcript_id)
+            self._record(conn, row, decision)
         return self.item(suggestion_id)
+
+    def _record(self, conn: sqlite3.Connection, row: SuggestionRow, decision: DecisionIn) -> Decision:
+        """Check a decision against the suggestion and this reviewer's standing one, and append it."""
+        suggestion_id = row.id
+        action = Action(decision.action)
+        code_id = quote_start = quote_end = reason = None
+        mine = standing(conn, self.reviewer, suggestion_id)
+        if action is Action.accept and mine is not None and mine.action == "edit":
+            # accepting after correcting the span or code accepts the correction, not the machine's version
+            action, code_id, quote_start, quote_end = Action.edit, mine.code_id, mine.quote_start, mine.quote_end
+        elif action is Action.reject:
+            if decision.reason is not None and decision.reason not in REJECT_REASONS:
+                raise PrecodeError(f"field 'reason': unknown reason '{decision.reason}'",
+                                   hint=f"use one of: {', '.join(REJECT_REASONS)}")
+            reason = decision.reason
+        elif action is Action.edit:
+            current = mine if mine and mine.action == "edit" else None
+            code_id = self._check_code(decision.code_id or (current.code_id if current else None) or row.code_id)
+            if decision.quote_start is not None or decision.quote_end is not None:
+                if decision.quote_start is None or decision.quote_end is None:
+                    raise PrecodeError("fields 'quote_start'/'quote_end': give both ends of the span")
+                quote_start, quote_end = self._span(row.passage.start, row.passage.end, row.passage.text,
+                                                    decision.quote_start, decision.quote_end)
+            elif current is not None:
+                quote_start, quote_end = current.quote_start, current.quote_end
+            else:
+                quote_start, quote_end = row.quote_start, row.quote_end
+            if (code_id, quote_start, quote_end) == (row.code_id, row.quote_start, row.quote_end):
+                action, code_id, quote_start, quote_end = Action.accept, None, None, None  # nothing changed
+        return record_decision(conn, Decision(
+            suggestion_id=suggestion_id, reviewer=self.reviewer, action=action, code_id=code_id,
+            quote_start=quote_start, quote_end=quote_end, reason=reason, note=(decision.note or "").strip() or None,
+        ))
+
+    def _check_unchanged(self, conn: sqlite3.Connection, suggestion_id: str, seen: int | None) -> None:
+        """Refuse a decision made on a stale view: someone (another tab, another reviewer) decided since."""
+        if seen is None:
+            return
+        latest = decision_store.latest_decision_id(conn, suggestion_id)
+        if latest == seen:
+            return
+        history = decision_store.decision_history(conn, suggestion_id)
+        last = history[-1] if history else None
+        who = "you (in another tab or window)" if last and last.reviewer == self.reviewer else (
+            last.reviewer if last else "someone")
+        what = f"{last.action.value} at {last.at:%H:%M:%S}" if last else "a change"
+        raise Conflict(f"suggestion '{suggestion_id}' changed since it was shown: {who} recorded {what}",
+                       hint="look at it again (reload) and decide on what it is now")
 
     def undo(self, suggestion_id: str | None = None) -> UndoResult:
         """Withdraw this reviewer's decision on a suggestion, or their latest decision in this run."""
@@ -254,6 +293,7 @@ class ReviewSession:
             seg = review_store.segment(conn, missed.segment_id)
             if seg is None:
                 raise NotFound(f"no segment '{missed.segment_id}' in this project")
+            self._check_claim(conn, seg.transcript_id)
             code_id = self._check_code(missed.code_id)
             if review_store.suggested_on_segment(conn, self.run.id, seg.id, code_id):
                 raise Conflict(f"the machine already suggested '{self.codebook.by_id[code_id].label}' on this segment",
@@ -308,6 +348,177 @@ class ReviewSession:
                     reason=request.reason if request.action == "reject" else None, note=note,
                 ))
         return len(ids)
+
+    # -- team review: claims ----------------------------------------------------------------------
+    def _transcript(self, transcript_id: str) -> TranscriptInfo:
+        if transcript_id in self._queue().transcripts:
+            for t in review_store.transcripts(self.conn, [transcript_id]):
+                return TranscriptInfo(id=t.id, name=t.name, version=t.version)
+        raise NotFound(f"no transcript '{transcript_id}' in run {self.run.id}")
+
+    def _claimed_by_others(self, conn: sqlite3.Connection) -> set[str]:
+        return {c.transcript_id for c in review_store.claims(conn, self.run.id) if c.reviewer != self.reviewer}
+
+    def _check_claim(self, conn: sqlite3.Connection, transcript_id: str) -> None:
+        holder = review_store.claim_holder(conn, self.run.id, transcript_id)
+        if holder is not None and holder != self.reviewer:
+            names = [t.name for t in review_store.transcripts(conn, [transcript_id])] or [transcript_id]
+            raise Conflict(f"transcript '{names[0]}' is claimed by {holder}: only they decide its suggestions",
+                           hint="work on another transcript, or ask them to release it")
+
+    def claims(self) -> list[ClaimView]:
+        """Who holds which transcript of this run."""
+        return [ClaimView(transcript=self._transcript(c.transcript_id), reviewer=c.reviewer, claimed_at=c.claimed_at,
+                          mine=c.reviewer == self.reviewer) for c in review_store.claims(self.conn, self.run.id)]
+
+    def claim(self, transcript_id: str | None = None) -> ClaimView:
+        """Claim a transcript (default: the first, by name, that nobody holds and I have suggestions pending in)."""
+        with self.project.db.transaction() as conn:
+            held = {c.transcript_id: c.reviewer for c in review_store.claims(conn, self.run.id)}
+            if transcript_id is None:
+                queue = self._queue()
+                pending = queue.statuses(conn, self.reviewer) == 0
+                free = [t for t in dict.fromkeys(queue.transcripts[i] for i in queue.transcript[pending])
+                        if t not in held]
+                if not free:
+                    raise Conflict("every transcript with suggestions still pending for you is claimed",
+                                   hint="ask a colleague to release one, or review without claiming")
+                transcript_id = review_store.transcripts(conn, free)[0].id
+            info = self._transcript(transcript_id)
+            holder = held.get(transcript_id)
+            if holder is not None and holder != self.reviewer:
+                raise Conflict(f"transcript '{info.name}' is already claimed by {holder}",
+                               hint="claim another transcript, or ask them to release it")
+            if holder is None:
+                review_store.add_claim(conn, review_store.Claim(run_id=self.run.id, transcript_id=transcript_id,
+                                                                reviewer=self.reviewer, claimed_at=utcnow()))
+        return next(c for c in self.claims() if c.transcript.id == transcript_id)
+
+    def release(self, transcript_id: str) -> None:
+        """Give back a transcript this reviewer claimed."""
+        info = self._transcript(transcript_id)
+        with self.project.db.transaction() as conn:
+            holder = review_store.claim_holder(conn, self.run.id, transcript_id)
+            if holder is None:
+                raise Conflict(f"transcript '{info.name}' is not claimed")
+            if holder != self.reviewer:
+                raise Conflict(f"transcript '{info.name}' is claimed by {holder}, not by {self.reviewer}",
+                               hint="only the reviewer who claimed it can release it")
+            review_store.remove_claim(conn, self.run.id, transcript_id)
+
+    # -- passage-first review ---------------------------------------------------------------------
+    def _passage_index(self) -> tuple[list[review_store.SegmentRow], dict[str, int], np.ndarray]:
+        """The participant passages of the run's transcripts in reading order, and each queue item's passage."""
+        queue = self._queue()
+        if self._passages is None or self._passages[3] is not queue:
+            segs = review_store.participant_segments(self.conn, queue.transcripts)
+            place = {s.id: i for i, s in enumerate(segs)}
+            of_item = np.array([place.get(sid, -1) for sid in queue.segment_ids], dtype=np.int64)
+            self._passages = (segs, place, of_item, queue)
+        return self._passages[0], self._passages[1], self._passages[2]
+
+    def _passage_matches(self, f: PassageFilter) -> np.ndarray:
+        segs, _, of_item = self._passage_index()
+        queue = self._queue()
+        n = len(segs)
+        keep = np.ones(n, dtype=bool)
+        transcript_of = [s.transcript_id for s in segs]
+        if f.transcript:
+            keep &= np.array([t == f.transcript for t in transcript_of], dtype=bool)
+        others = self._claimed_by_others(self.conn)
+        if others:
+            keep &= np.array([t not in others for t in transcript_of], dtype=bool)
+        on_passage = of_item >= 0
+        suggested = np.bincount(of_item[on_passage], minlength=n)
+        if f.only == "unsuggested":
+            keep &= suggested == 0
+        elif f.only == "pending":
+            undecided = on_passage & (queue.statuses(self.conn, self.reviewer) == 0)
+            keep &= np.bincount(of_item[undecided], minlength=n) > 0
+        return keep
+
+    def passage(self, segment_id: str) -> PassageView:
+        """One passage with all the run's suggestions on it, as this reviewer sees them (none is fine)."""
+        _, place, of_item = self._passage_index()
+        if segment_id not in place:
+            raise NotFound(f"no participant passage '{segment_id}' in the transcripts of run {self.run.id}")
+        queue = self._queue()
+        items = [self.item(queue.ids[i]) for i in np.flatnonzero(of_item == place[segment_id])]
+        found = review_store.passage_of_segment(self.conn, segment_id)
+        assert found is not None
+        transcript, segment, context = passage_parts(found)
+        added = [c for c in segment_codes(self.conn, segment_id, self.run, self.codebook, self.reviewer,
+                                          self._manual_run_id) if c.added_by_reviewer]
+        return PassageView(transcript=transcript, segment=segment, context=context, items=items, added=added,
+                           claimed_by=review_store.claim_holder(self.conn, self.run.id, found.transcript_id))
+
+    def next_passage(self, f: PassageFilter, after: str | None = None, backwards: bool = False) -> PassageQueueView:
+        """The next (or previous) matching passage after the passage `after` (the first when None), wrapping."""
+        segs, place, _ = self._passage_index()
+        places = np.flatnonzero(self._passage_matches(f))
+        if len(places) == 0:
+            return PassageQueueView(passage=None, total=0)
+        here = place.get(after) if after is not None else None
+        wrapped = False
+        if here is None:
+            at = len(places) - 1 if backwards else 0
+        elif backwards:
+            at = int(np.searchsorted(places, here, side="left")) - 1
+            if at < 0:
+                at, wrapped = len(places) - 1, True
+        else:
+            at = int(np.searchsorted(places, here, side="right"))
+            if at >= len(places):
+                at, wrapped = 0, True
+        return PassageQueueView(passage=self.passage(segs[int(places[at])].id), index=at + 1, total=len(places),
+                                wrapped=wrapped)
+
+    # -- adjudication -----------------------------------------------------------------------------
+    @staticmethod
+    def _settled(d: DecisionView) -> tuple[str | None, str | None, int | None, int | None]:
+        """What a decision settles on: its outcome, and for an edit the corrected code and span."""
+        if d.action == "edit":
+            return d.outcome, d.code_id, d.quote_start, d.quote_end
+        return d.outcome, None, None, None
+
+    def disagreements(self, first: str, second: str) -> list[Disagreement]:
+        """The run's suggestions on which two reviewers' standing decisions differ, side by side."""
+        if first == second:
+            raise PrecodeError("compare two different reviewers", hint="name two reviewers")
+        found = []
+        rows = review_store.both_decided(self.conn, self.run.id, first, second)
+        adjudicated = review_store.adjudications(self.conn, [r[0] for r in rows])
+        for suggestion_id, _, _ in rows:
+            a = standing(self.conn, first, suggestion_id)
+            b = standing(self.conn, second, suggestion_id)
+            if a is None or b is None or self._settled(a) == self._settled(b):
+                continue
+            adj = adjudicated.get(suggestion_id)
+            found.append(Disagreement(
+                item=self.item(suggestion_id), first=a, second=b, adjudicated_by=adj.adjudicator if adj else None,
+                adjudication=standing(self.conn, adj.adjudicator, suggestion_id) if adj else None))
+        return found
+
+    def adjudicate(self, suggestion_id: str, request: AdjudicateIn) -> Disagreement:
+        """A third reviewer settles a disagreement: their decision is recorded, with whom it adjudicates."""
+        if self.reviewer in (request.first, request.second):
+            raise Conflict(f"{self.reviewer} is one of the two reviewers: adjudication needs a third reviewer")
+        with self.project.db.transaction() as conn:
+            row = self._suggestion(conn, suggestion_id)
+            self._check_unchanged(conn, suggestion_id, request.decision.seen)
+            a = standing(conn, request.first, suggestion_id)
+            b = standing(conn, request.second, suggestion_id)
+            if a is None or b is None:
+                missing = request.first if a is None else request.second
+                raise Conflict(f"{missing} has no decision on suggestion '{suggestion_id}': nothing to adjudicate")
+            recorded = self._record(conn, row, request.decision)
+            assert recorded.id is not None
+            review_store.record_adjudication(conn, review_store.Adjudication(
+                suggestion_id=suggestion_id, adjudicator=self.reviewer, decision_id=recorded.id,
+                first_reviewer=request.first, first_decision_id=a.id, second_reviewer=request.second,
+                second_decision_id=b.id, at=recorded.at))
+        return Disagreement(item=self.item(suggestion_id), first=a, second=b, adjudicated_by=self.reviewer,
+                            adjudication=standing(self.conn, self.reviewer, suggestion_id))
 
     # -- progress and proposals -------------------------------------------------------------------
     def progress(self, scope: str | None = None) -> Progress:

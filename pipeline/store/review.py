@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from pipeline.store.database import Database
 
@@ -273,3 +274,85 @@ def queue_rows(conn: sqlite3.Connection, run_id: str) -> QueueRows:
 def durable_writes(db: Database) -> None:
     """synchronous=FULL: a decision survives a power cut too (WAL + NORMAL survives a killed process)."""
     db.conn.execute("PRAGMA synchronous=FULL")
+
+
+# -- team review: claims and adjudications (migration 0009) ------------------------------------------
+@dataclass(frozen=True)
+class Claim:
+    run_id: str
+    transcript_id: str
+    reviewer: str
+    claimed_at: datetime
+
+
+def claims(conn: sqlite3.Connection, run_id: str) -> list[Claim]:
+    """Who holds which transcript of the run, oldest claim first."""
+    return [Claim(run_id=r["run_id"], transcript_id=r["transcript_id"], reviewer=r["reviewer"],
+                  claimed_at=datetime.fromisoformat(r["claimed_at"]))
+            for r in conn.execute("SELECT run_id, transcript_id, reviewer, claimed_at FROM review_claims"
+                                  " WHERE run_id = ? ORDER BY claimed_at, transcript_id", (run_id,))]
+
+
+def claim_holder(conn: sqlite3.Connection, run_id: str, transcript_id: str) -> str | None:
+    row = conn.execute("SELECT reviewer FROM review_claims WHERE run_id = ? AND transcript_id = ?",
+                       (run_id, transcript_id)).fetchone()
+    return str(row[0]) if row else None
+
+
+def add_claim(conn: sqlite3.Connection, claim: Claim) -> None:
+    conn.execute("INSERT INTO review_claims (run_id, transcript_id, reviewer, claimed_at) VALUES (?,?,?,?)",
+                 (claim.run_id, claim.transcript_id, claim.reviewer, claim.claimed_at.isoformat()))
+
+
+def remove_claim(conn: sqlite3.Connection, run_id: str, transcript_id: str) -> None:
+    conn.execute("DELETE FROM review_claims WHERE run_id = ? AND transcript_id = ?", (run_id, transcript_id))
+
+
+@dataclass(frozen=True)
+class Adjudication:
+    suggestion_id: str
+    adjudicator: str
+    decision_id: int
+    first_reviewer: str
+    first_decision_id: int
+    second_reviewer: str
+    second_decision_id: int
+    at: datetime
+    id: int | None = None
+
+
+def record_adjudication(conn: sqlite3.Connection, a: Adjudication) -> int:
+    cursor = conn.execute(
+        "INSERT INTO adjudications (suggestion_id, adjudicator, decision_id, first_reviewer, first_decision_id,"
+        " second_reviewer, second_decision_id, at) VALUES (?,?,?,?,?,?,?,?)",
+        (a.suggestion_id, a.adjudicator, a.decision_id, a.first_reviewer, a.first_decision_id, a.second_reviewer,
+         a.second_decision_id, a.at.isoformat()),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def adjudications(conn: sqlite3.Connection, suggestion_ids: Sequence[str]) -> dict[str, Adjudication]:
+    """suggestion id → its latest adjudication, for those that have one."""
+    found: dict[str, Adjudication] = {}
+    for start in range(0, len(suggestion_ids), 500):
+        chunk = suggestion_ids[start:start + 500]
+        for r in conn.execute(
+            "SELECT id, suggestion_id, adjudicator, decision_id, first_reviewer, first_decision_id, second_reviewer,"
+            f" second_decision_id, at FROM adjudications WHERE suggestion_id IN ({','.join('?' * len(chunk))})"
+            " ORDER BY id", tuple(chunk),
+        ):
+            found[r["suggestion_id"]] = Adjudication(
+                id=r["id"], suggestion_id=r["suggestion_id"], adjudicator=r["adjudicator"],
+                decision_id=r["decision_id"], first_reviewer=r["first_reviewer"],
+                first_decision_id=r["first_decision_id"], second_reviewer=r["second_reviewer"],
+                second_decision_id=r["second_decision_id"], at=datetime.fromisoformat(r["at"]))
+    return found
+
+
+def both_decided(conn: sqlite3.Connection, run_id: str, first: str, second: str) -> list[tuple[str, int, int]]:
+    """(suggestion id, first's decision id, second's decision id) where both reviewers have a standing decision."""
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in conn.execute(
+        "SELECT a.suggestion_id, a.decision_id, b.decision_id FROM review_state a"
+        " JOIN review_state b ON b.suggestion_id = a.suggestion_id AND b.reviewer = ?"
+        " JOIN review_queue q ON q.suggestion_id = a.suggestion_id"
+        " WHERE a.reviewer = ? AND q.run_id = ? ORDER BY q.position", (second, first, run_id))]

@@ -29,6 +29,8 @@ BODIES = {  # a body each route would accept, so a forged request would succeed 
     "/api/bulk": {"filter": {"status": "all"}, "action": "reject", "expected": 0},
     "/api/proposals/{proposal_id}/adopt": {"code_id": "x.y", "label": "X", "definition": "d", "include": ["i"],
                                            "exclude": ["e"], "examples": ["x"]},
+    "/api/claims": {},
+    "/api/items/{suggestion_id}/adjudicate": {"first": "bob", "second": "carol", "decision": {"action": "reject"}},
 }
 
 
@@ -60,7 +62,7 @@ def lived_in(server: Server) -> dict[str, str]:
         assert client.post(f"/api/items/{sid}/decisions", json={"action": "accept"}).status_code == 200
     BODIES["/api/missed"]["segment_id"] = server.reader.item(ids[0]).segment.id
     BODIES["/api/bulk"]["expected"] = server.reader.bulk_preview(QueueFilter(status="all")).count
-    return {"suggestion_id": ids[-1], "proposal_id": "prop1"}
+    return {"suggestion_id": ids[-1], "proposal_id": "prop1", "transcript_id": server.reader.item(ids[0]).transcript.id}
 
 
 def fill(path: str, values: dict[str, str]) -> str:

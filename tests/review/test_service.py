@@ -324,3 +324,29 @@ def test_queue_sees_decisions_recorded_elsewhere(project):
     bob.undo(first)  # back to bob's reject of the first
     assert alice.progress(ANYONE).overall.rejected == 1
     other.close()
+
+
+def test_accept_after_a_span_correction_keeps_the_correction(session):
+    """Issue 13 #3: correcting the quote span and then pressing accept accepted the machine's span."""
+    db = session.project.db
+    item = session.queue(QueueFilter(grounding="exact")).item
+    corrected = session.decide(item.id, DecisionIn(action="edit", quote_start=item.quote_start + 4,
+                                                   quote_end=item.quote_end - 1))
+    span = (corrected.effective_start, corrected.effective_end)
+    assert span != (item.quote_start, item.quote_end)
+    accepted = session.decide(item.id, DecisionIn(action="accept", note="right code"))
+    assert (accepted.effective_start, accepted.effective_end) == span
+    assert accepted.mine.outcome == "accepted" and accepted.mine.note == "right code"
+    state = current_decisions(db, RUN_ID, "alice")[item.id]
+    assert state.accepted and (state.quote_start, state.quote_end) == span
+    # what the exports read: the accepted coding carries the corrected span
+    from pipeline.reviewed import accepted_codings
+    coding = next(c for c in accepted_codings(db, session.run, "alice") if c.suggestion.id == item.id)
+    assert (coding.start, coding.end) == span
+    # a changed code survives an accept too
+    other = session.queue(QueueFilter(grounding="exact"), after=item.id).item
+    session.decide(other.id, DecisionIn(action="edit", code_id="adopters.staff"))
+    assert session.decide(other.id, DecisionIn(action="accept")).effective_code.id == "adopters.staff"
+    # undo goes back one step: to the correction, then to the machine's version
+    session.undo(item.id)
+    assert (session.item(item.id).effective_start, session.item(item.id).effective_end) == span
