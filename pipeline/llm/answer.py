@@ -6,14 +6,25 @@ a valid answer. Parsing raises `InvalidAnswer` for output that cannot be used at
 at the token limit, not JSON, not this schema, segments missing, unknown or repeated — and its
 message is what the re-ask tells the model. Problems with single items (unknown code ids, quotes from
 the wrong segment, duplicate codes) are not schema errors: they are judged by `pipeline.llm.checks`.
+
+Before a re-ask, what small local models commonly write is taken as they meant it: `<think>…</think>`
+reasoning before the answer (braces in it included) is dropped, and so are code fences and prose
+around the object; JSON with trailing commas, single quotes, comments or a missing bracket is
+repaired with the json-repair library — except when the answer was cut off at the token limit,
+where a repaired answer would silently lose codes; a confidence written as a word ("high") or a
+percentage ("85%") is read as a number. (Code labels given instead of ids are mapped in checks.)
 """
 
 from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import json_repair
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIDENCE_WORDS = {"very high": 0.95, "high": 0.9, "medium": 0.6, "moderate": 0.6, "low": 0.3, "very low": 0.1}
 
 
 class CodeApplication(BaseModel):
@@ -22,6 +33,21 @@ class CodeApplication(BaseModel):
     quote: str = Field(min_length=1)
     rationale: str = Field(min_length=1)
     confidence: float = Field(ge=0, le=1)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _confidence_word(cls, value: Any) -> Any:
+        """'high' / 'medium' / 'low', '85%' or 85 (a percentage) as a number from 0 to 1."""
+        if isinstance(value, str):
+            text = value.strip().casefold()
+            if text in CONFIDENCE_WORDS:
+                return CONFIDENCE_WORDS[text]
+            if text.endswith("%"):
+                try:
+                    return float(text[:-1]) / 100
+                except ValueError:
+                    return value
+        return value
 
 
 class NewCode(BaseModel):
@@ -53,10 +79,21 @@ class InvalidAnswer(Exception):
 
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
+
+
+def strip_reasoning(content: str) -> str:
+    """The content without `<think>…</think>` blocks (also when the server dropped the opening tag)."""
+    content = _THINK.sub("", content)
+    for tag in ("</think>", "</thinking>", "</reasoning>"):
+        if tag in content:
+            content = content.rsplit(tag, 1)[1]
+    return content
 
 
 def _json_text(content: str) -> str:
     """The JSON object in the content: code fences removed, and any prose before or after it."""
+    content = strip_reasoning(content)
     fenced = _FENCE.match(content)
     if fenced:
         content = fenced.group(1)
@@ -66,15 +103,22 @@ def _json_text(content: str) -> str:
 
 def parse_answer(content: str | None, labels: list[str], finish_reason: str | None = None) -> Answer:
     """Validate one response against the schema and the segment labels of its request."""
-    if not content or not content.strip():
+    if not content or not content.strip() or not strip_reasoning(content).strip():
+        if finish_reason == "length":
+            raise InvalidAnswer("the answer was empty: the token limit was reached before any answer was written "
+                                "(a reasoning model may spend it all on reasoning; raise [llm] max_tokens).")
         raise InvalidAnswer("the answer was empty.")
+    text = _json_text(content)
     try:
-        data = json.loads(_json_text(content))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         if finish_reason == "length":
             raise InvalidAnswer("the answer was cut off at the token limit before the JSON was complete; "
                                 "keep rationales to one short sentence.") from None
-        raise InvalidAnswer(f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).") from None
+        repaired = _repaired(text, labels)  # trailing commas, single quotes, comments, a missing bracket …
+        if repaired is None:
+            raise InvalidAnswer(f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).") from None
+        return repaired
     entries = data.get("segments") if isinstance(data, dict) else None
     given = [e.get("segment") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
     problems = _label_problems([g for g in given if isinstance(g, str)], labels) if given else []
@@ -90,6 +134,16 @@ def parse_answer(content: str | None, labels: list[str], finish_reason: str | No
     if problems:
         raise InvalidAnswer("; ".join(problems) + ".")
     return answer
+
+
+def _repaired(text: str, labels: list[str]) -> Answer | None:
+    """The answer json-repair makes of invalid JSON, if it is a complete, valid one (else the re-ask)."""
+    data = json_repair.loads(text)
+    try:
+        answer = Answer.model_validate(data)
+    except ValidationError:
+        return None
+    return None if _label_problems([s.segment for s in answer.segments], labels) else answer
 
 
 def _label_problems(given: list[str], labels: list[str]) -> list[str]:

@@ -96,6 +96,8 @@ def check_segment(answer: SegmentAnswer, segment: Segment, batch: list[Segment],
 
     for item in answer.codes:
         quote = pseudonyms.restore(item.quote)
+        if item.code_id not in code_ids and labels.get(item.code_id.strip().casefold()) in code_ids:
+            item = item.model_copy(update={"code_id": labels[item.code_id.strip().casefold()]})  # a label for its id
         if item.code_id not in code_ids:
             reject("unknown_code", f"'{item.code_id}' is not a code of this run's level", item.code_id, quote)
             continue
