@@ -12,10 +12,10 @@ from pathlib import Path
 from eval.inputs import InputSummary, Problem, SpanCoding, SpanInput
 from pipeline.decisions import current_decisions
 from pipeline.errors import PrecodeError
-from pipeline.models import Grounding, Run, Transcript
+from pipeline.models import Grounding, Run, SegmentRole, Transcript
 from pipeline.project import Project
 from pipeline.reviewed import accepted_codings, run_reviewers
-
+from pipeline.store.annotations import annotation_coders, annotations_of
 
 LATEST = "latest"
 
@@ -30,28 +30,19 @@ def run_coder_name(run: Run) -> str:
 
 
 def run_coverage(project: Project, run: Run, current_ids: set[str]) -> set[str]:
-    """The current transcript versions a run coded.
+    """The current transcript versions a run coded: those in the scope it recorded when it started.
 
-    Runs do not record their transcript list, so it is reconstructed: the transcripts current when
-    the run started if their segment count matches the run's, else those it made suggestions on
-    (a transcript on which it proposed nothing then counts as not coded by the run).
+    Runs from before scopes were recorded have none, so for them it is reconstructed: the
+    transcripts current when the run started if their segment count matches the run's, else those
+    it made suggestions on (a transcript on which it proposed nothing then counts as not coded).
     """
-    conn = project.db.conn
-    started = conn.execute("SELECT started_at FROM runs WHERE id = ?", (run.id,)).fetchone()[0]
-    suggested = {r[0] for r in conn.execute("SELECT DISTINCT transcript_id FROM suggestions WHERE run_id = ?",
-                                            (run.id,))}
-    before = [r[0] for r in conn.execute(
-        "SELECT id FROM transcripts t WHERE ingested_at <= ? AND version = (SELECT MAX(version) FROM transcripts "
-        "WHERE name = t.name AND ingested_at <= ?)", (started, started))]
-    role = None if project.settings.segment.code_interviewer else "participant"
-    n_segments = 0
-    if before:
-        sql = f"SELECT COUNT(*) FROM segments WHERE transcript_id IN ({','.join('?' * len(before))})"
-        params: list = list(before)
-        if role:
-            sql += " AND role = ?"
-            params.append(role)
-        n_segments = conn.execute(sql, params).fetchone()[0]
+    db = project.db
+    scope = db.run_scope(run.id)
+    if scope is not None:
+        return set(scope.transcript_ids) & current_ids
+    suggested = db.suggested_transcripts(run.id)
+    role = None if project.settings.segment.code_interviewer else SegmentRole.participant
+    before, n_segments = db.transcripts_current_at(run.started_at.isoformat(), role)
     coded = set(before) | suggested if n_segments == run.counts.get("segments") else suggested
     return coded & current_ids
 
@@ -144,7 +135,7 @@ def annotation_codings(project: Project, coders: list[str] | None = None, source
     `source` keeps only the annotations of one origin (e.g. 'qdpx:study.qdpx').
     """
     conn = project.db.conn
-    known = [r[0] for r in conn.execute("SELECT DISTINCT coder FROM annotations ORDER BY coder")]
+    known = annotation_coders(conn)
     if coders:
         missing = [c for c in coders if c not in known]
         if missing:
@@ -154,26 +145,21 @@ def annotation_codings(project: Project, coders: list[str] | None = None, source
         raise PrecodeError("this project has no annotations", hint="import human codings first: precode import FILE.qdpx")
     wanted = coders or known
     current = {t.id for t in project.db.current_transcripts()}
-    sql = (f'SELECT id, coder, source, transcript_id, start, "end", code_id FROM annotations '
-           f"WHERE coder IN ({','.join('?' * len(wanted))})")
-    if source is not None:
-        sql += " AND source = ?"
-    rows = conn.execute(sql + " ORDER BY coder, transcript_id, start",
-                        [*wanted, *([source] if source is not None else [])]).fetchall()
+    rows = annotations_of(conn, wanted, source)
     result = SpanInput(coverage={c: set() for c in wanted})
     stale: dict[str, int] = {}
     for r in rows:
-        if r["transcript_id"] not in current:
-            stale[r["coder"]] = stale.get(r["coder"], 0) + 1
+        if r.transcript_id not in current:
+            stale[r.coder] = stale.get(r.coder, 0) + 1
             continue
-        result.coverage[r["coder"]].add(r["transcript_id"])
-        if r["end"] > r["start"]:
-            result.codings.append(SpanCoding(coder=r["coder"], code=r["code_id"], transcript_id=r["transcript_id"],
-                                             start=r["start"], end=r["end"], source=f"annotation {r['id']}"))
+        result.coverage[r.coder].add(r.transcript_id)
+        if r.end > r.start:
+            result.codings.append(SpanCoding(coder=r.coder, code=r.code_id, transcript_id=r.transcript_id,
+                                             start=r.start, end=r.end, source=f"annotation {r.id}"))
     for coder, n in stale.items():
         result.problems.append(Problem(source="annotations", message=f"{n} annotation(s) of {coder} are on an older "
                                        "version of their transcript and were left out"))
-    sources = sorted({r["source"] for r in rows})
+    sources = sorted({r.source for r in rows})
     result.summaries.append(InputSummary(kind="annotations", source="project annotations", coders=list(wanted),
                                          rows=len(rows), applications=len(result.codings),
                                          detail={"sources": ", ".join(sources)}))

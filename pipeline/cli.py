@@ -103,6 +103,19 @@ def ingest(
 def _code(project: Project, codebook_ref: str, coder_name: str, level: str | None,
           transcripts: list[str] | None, threshold: float | None, top_k: int | None,
           llm: LLMOptions | None = None, dry_run: bool = False):
+    from pipeline.coders.base import CoderSettingsError
+
+    try:
+        return _code_run(project, codebook_ref, coder_name, level, transcripts, threshold, top_k, llm, dry_run)
+    except CoderSettingsError as exc:  # a coder's error names settings; here they are worded with our flags
+        from pipeline.llm.cli import with_flags
+
+        raise with_flags(exc) from None
+
+
+def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str | None,
+              transcripts: list[str] | None, threshold: float | None, top_k: int | None,
+              llm: LLMOptions | None, dry_run: bool):
     from pipeline.coders import make_coder
     from pipeline.coding import run_coder
 

@@ -1,4 +1,12 @@
-"""Run a coder over a project's segments and record the run and its suggestions."""
+"""Run a coder over a project's segments and record the run, its scope, progress and suggestions.
+
+One loop for every coder (`run_coder`): the segments are chosen, the run is recorded with its
+scope (or the unfinished run of the same command is resumed), the segments not yet done are
+handed to the coder `coder.batch_segments` at a time, and every `CodedBatch` it yields is stored
+in one transaction with its progress and the coder's own records. A run is completed once every
+segment is done; if some failed it stays open (status running) for the next re-run of the same
+command, which codes only what is left.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +14,17 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import psutil
 
 from pipeline.codebook import LEAF_LEVEL, Codebook
-from pipeline.coders import Coder, CodingContext
+from pipeline.coders.base import Coder, CodingContext
 from pipeline.errors import PrecodeError
-from pipeline.models import Grounding, Run, RunStatus, SegmentRole, Suggestion, utcnow
+from pipeline.models import Code, Grounding, Run, RunStatus, Segment, SegmentRole, utcnow
 from pipeline.project import Project
+from pipeline.store.llm import StoredAnswers, write_records
+from pipeline.store.runs import RunScope, insert_suggestions, mark_segments, transcript_speakers
 
 
 def new_run_id() -> str:
@@ -24,7 +32,7 @@ def new_run_id() -> str:
     return f"{utcnow():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def select_segments(project: Project, transcript_names: list[str] | None = None):
+def select_segments(project: Project, transcript_names: list[str] | None = None) -> list[Segment]:
     # names as 'precode status' lists them (siteA/P01), NFC/NFD-insensitive; a bare file name when unique
     transcripts = (project.db.resolve_transcript_names(transcript_names) if transcript_names
                    else project.db.current_transcripts())
@@ -32,18 +40,14 @@ def select_segments(project: Project, transcript_names: list[str] | None = None)
     return project.db.segments([t.id for t in transcripts], role=role)
 
 
-@dataclass
-class CodedBatch:
-    """What a resumable coder yields: its suggestions and which segments it finished or failed.
-
-    `write` adds the coder's own records (calls, rejections, proposals …) in the same transaction
-    as the suggestions, so a batch lands whole or not at all.
-    """
-
-    suggestions: list[Suggestion]
-    done: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    write: Callable[[sqlite3.Connection], None] | None = None
+def coding_context(project: Project, run_id: str, codebook: Codebook, codes: list[Code], level: str,
+                   segments: list[Segment]) -> CodingContext:
+    """What a coder gets to code `segments` of the project (also for estimates, with run id '')."""
+    return CodingContext(
+        run_id=run_id, codebook=codebook, codes=codes, level=level, embeddings=project.embeddings,
+        cache=StoredAnswers(project.db.conn),
+        speakers=transcript_speakers(project.db.conn, {s.transcript_id for s in segments}),
+    )
 
 
 def run_coder(
@@ -54,11 +58,9 @@ def run_coder(
 ) -> Run:
     """Code the current transcripts' segments; every batch is committed as it arrives.
 
-    A coder with `resumable = True` (the LLM coder) yields `CodedBatch`es, and a re-run of the same
-    command (same coder, model, parameters, prompt hash, codebook hash, level and segments) continues
-    its unfinished run instead of starting another: `on_resume(run, done, total)` is called and only
-    the segments not yet done are coded. Such a run is completed once every segment is done; if some
-    failed it stays open (status running) for the next re-run, and is returned as it is.
+    A re-run of the same command (same coder, model, parameters, prompt hash, codebook hash, level
+    and segments) continues its unfinished run instead of starting another: `on_resume(run, done,
+    total)` is called and only the segments not yet done are coded.
     """
     db = project.db
     segments = select_segments(project, transcript_names)
@@ -67,23 +69,38 @@ def run_coder(
     level = level or LEAF_LEVEL
     codes = codebook.at_level(level)
     db.save_codebook(codebook)
-    run = Run(id=new_run_id(), coder=coder.name, model=coder.model, params={**coder.params(), "level": level},
+    new = Run(id=new_run_id(), coder=coder.name, model=coder.model, params={**coder.params(), "level": level},
               prompt_hash=coder.prompt_hash, codebook_id=codebook.id, codebook_hash=codebook.content_hash, level=level)
-    if getattr(coder, "resumable", False):
-        return _run_resumable(project, coder, codebook, codes, segments, run, on_start, progress, on_resume)
-    db.start_run(run)
+    run = _claim_run(project, new, RunScope.of(new, codebook, segments), resume_key(new, [s.id for s in segments]))
+    todo = segments
+    if run.id != new.id:
+        done = db.segments_done(run.id)
+        if on_resume:
+            on_resume(run, len(done), len(segments))
+        todo = [s for s in segments if s.id not in done]
     if on_start:
-        on_start(run, len(segments))
-    stored = 0
+        on_start(run, len(todo))
+    context = coding_context(project, run.id, codebook, codes, level, todo)
+    step = coder.batch_segments or max(len(todo), 1)
     try:
-        context = CodingContext(project, run.id, codebook, codes, segments, progress)
-        for batch in coder.code(context):
-            with db.transaction() as conn:
-                stored += db.insert_suggestions(conn, batch)
+        for start in range(0, len(todo), step):
+            for batch in coder.code(todo[start:start + step], context):
+                with db.transaction() as conn:
+                    insert_suggestions(conn, batch.suggestions)
+                    mark_segments(conn, run.id, batch.done, batch.failed)
+                    write_records(conn, batch.records)
+                progress(len(batch.done) + len(batch.failed))
     except BaseException:
-        db.finish_run(run.id, RunStatus.failed, {"segments": len(segments), "suggestions": stored})
+        # Interrupted or stopped by an error: a run with progress stays open for the re-run to finish;
+        # one that got nowhere is closed, so that no empty unfinished runs pile up.
+        if db.segments_touched(run.id) == 0:
+            db.finish_run(run.id, RunStatus.failed, {"segments": len(segments), "suggestions": 0})
         raise
-    db.finish_run(run.id, RunStatus.completed, _counts(project, run.id, len(segments), coder))
+    counts = _counts(project, run.id, len(segments), coder)
+    if len(db.segments_done(run.id)) < len(segments):
+        db.update_run_counts(run.id, counts)
+    else:
+        db.finish_run(run.id, RunStatus.completed, counts)
     return db.run(run.id)
 
 
@@ -94,7 +111,7 @@ def _counts(project: Project, run_id: str, n_segments: int, coder: Coder) -> dic
         "suggestions": len(suggestions),
         "segments_with_suggestions": len({s.segment_id for s in suggestions}),
         **{f"grounding_{g.value}": sum(1 for s in suggestions if s.grounding is g) for g in Grounding},
-        **coder.counts(),
+        **coder.counts(project.db.run_totals(run_id)),
     }
 
 
@@ -119,73 +136,18 @@ def _alive(pid: int | None, started: float | None) -> bool:
         return False
 
 
-def _claim_run(project: Project, new: Run, key: str) -> Run | None:
-    """The unfinished run of the same command, now owned by this process, or None (then `new` is started)."""
+def _claim_run(project: Project, new: Run, scope: RunScope, key: str) -> Run:
+    """The unfinished run of the same command, now owned by this process; else `new`, started."""
     db = project.db
     pid, started = _this_process()
-    with db.transaction() as conn:
-        row = conn.execute(
-            "SELECT r.id, k.pid, k.pid_started FROM run_resume k JOIN runs r ON r.id = k.run_id"
-            " WHERE k.resume_key = ? AND r.status = 'running' ORDER BY r.started_at DESC LIMIT 1", (key,)
-        ).fetchone()
-        if row is not None and (row["pid"], row["pid_started"]) != (pid, started) and _alive(row["pid"], row["pid_started"]):
-            raise PrecodeError(f"run {row['id']} of this same command is still being coded by process {row['pid']}",
+    with db.transaction():
+        owner = db.open_run_for(key)
+        if owner is not None and (owner.pid, owner.pid_started) != (pid, started) \
+                and _alive(owner.pid, owner.pid_started):
+            raise PrecodeError(f"run {owner.run_id} of this same command is still being coded by process {owner.pid}",
                                hint="wait for it to finish, or stop it; a re-run then continues where it stopped")
-        if row is not None:
-            conn.execute("UPDATE run_resume SET pid = ?, pid_started = ? WHERE run_id = ?", (pid, started, row["id"]))
-            return db.run(row["id"])
-        db.start_run(new)
-        conn.execute("INSERT INTO run_resume VALUES (?,?,?,?)", (new.id, key, pid, started))
-    return None
-
-
-def _store_batch(db, run_id: str, batch: CodedBatch) -> None:
-    """A batch's suggestions, segment progress and the coder's own records, in one transaction."""
-    now = utcnow().isoformat()
-    with db.transaction() as conn:
-        db.insert_suggestions(conn, batch.suggestions)
-        conn.executemany(
-            "INSERT INTO run_segments VALUES (?,?,'done',NULL,1,?) ON CONFLICT (run_id, segment_id) DO UPDATE"
-            " SET status = 'done', error = NULL, attempts = attempts + 1, updated_at = excluded.updated_at",
-            [(run_id, segment_id, now) for segment_id in batch.done])
-        conn.executemany(
-            "INSERT INTO run_segments VALUES (?,?,'failed',?,1,?) ON CONFLICT (run_id, segment_id) DO UPDATE"
-            " SET status = 'failed', error = excluded.error, attempts = attempts + 1, updated_at = excluded.updated_at",
-            [(run_id, segment_id, error, now) for segment_id, error in batch.failed.items()])
-        if batch.write:
-            batch.write(conn)
-
-
-def _run_resumable(project: Project, coder: Coder, codebook: Codebook, codes, segments, run: Run,
-                   on_start, progress, on_resume) -> Run:
-    db = project.db
-    resumed = _claim_run(project, run, resume_key(run, [s.id for s in segments]))
-    if resumed is not None:
-        run = resumed
-        done = {r[0] for r in db.conn.execute(
-            "SELECT segment_id FROM run_segments WHERE run_id = ? AND status = 'done'", (run.id,))}
-        if on_resume:
-            on_resume(run, len(done), len(segments))
-        todo = [s for s in segments if s.id not in done]
-    else:
-        todo = segments
-    if on_start:
-        on_start(run, len(todo))
-    context = CodingContext(project, run.id, codebook, codes, todo, progress)
-    try:
-        for batch in coder.code(context):
-            _store_batch(db, run.id, batch)
-    except BaseException:
-        # Interrupted or stopped by an error: a run with progress stays open for the re-run to finish;
-        # one that got nowhere is closed, so that no empty unfinished runs pile up.
-        if db.conn.execute("SELECT COUNT(*) FROM run_segments WHERE run_id = ?", (run.id,)).fetchone()[0] == 0:
-            db.finish_run(run.id, RunStatus.failed, {"segments": len(segments), "suggestions": 0})
-        raise
-    counts = _counts(project, run.id, len(segments), coder)
-    done = db.conn.execute("SELECT COUNT(*) FROM run_segments WHERE run_id = ? AND status = 'done'",
-                           (run.id,)).fetchone()[0]
-    if done < len(segments):
-        db.conn.execute("UPDATE runs SET counts_json = ? WHERE id = ?", (json.dumps(counts, sort_keys=True), run.id))
-    else:
-        db.finish_run(run.id, RunStatus.completed, counts)
-    return db.run(run.id)
+        if owner is None:
+            db.start_run(new, scope)
+        run_id = owner.run_id if owner is not None else new.id
+        db.set_run_owner(run_id, key, pid, started)
+    return db.run(run_id) if owner is not None else new

@@ -6,22 +6,36 @@ its units' vectors. That encodes each token once instead of twice (segment + sen
 what makes the offline path fast on a laptop CPU; for a mean-pooling model such as MiniLM the mean
 of sentence vectors is a close stand-in for encoding the whole segment. Units and segments are keyed
 by content-derived ids, so a re-run finds them in chromadb and encodes nothing.
+
+`EmbeddingIndex` is the embedding stage of one project: its embedder and its vector collections,
+built once and handed to coders through their context. What each collection is for:
+
+- `quote_units`: the vectors of segment sentences; the similarity coder scores every unit against
+  every code with one matrix product in numpy (its margin rule needs a unit's score for *all*
+  codes, which a nearest-neighbour query does not give), and candidate narrowing averages them.
+- `segments`: one vector per segment, read by `similar` ("find similar passages") through a
+  chromadb nearest-neighbour query.
+- `code_texts` and `codes`: the description vectors of codes, and each code's vector in one
+  codebook version; candidate narrowing asks chromadb for a segment's nearest codes.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from pipeline.codebook import Codebook
-from pipeline.embed import Embedder
+from pipeline.embed import Embedder, make_embedder
 from pipeline.models import Code, Segment
 from pipeline.segment import SENTENCE_SEPARATORS
-from pipeline.store.vectors import CODES, QUOTE_UNITS, SEGMENTS, VectorStore
+from pipeline.settings import EmbeddingSettings
+from pipeline.store.vectors import CODE_TEXTS, CODES, QUOTE_UNITS, SEGMENTS, VectorStore
 
 QUOTE_MAX_CHARS = 240
 ENCODE_CHUNK = 2048
@@ -82,7 +96,7 @@ def index_segments(
         vectors = embedder.embed([u.text for u in chunk])
         store.upsert(QUOTE_UNITS, embedder.name, [u.id for u in chunk], vectors,
                      metadatas=[{"segment_id": u.segment_id, "start": u.start, "end": u.end} for u in chunk])
-        computed.update(zip((u.id for u in chunk), vectors))
+        computed.update(zip((u.id for u in chunk), vectors, strict=True))
         if progress:
             progress(len(chunk))
     stored = store.vectors(QUOTE_UNITS, embedder.name, [u.id for u in units if u.id not in computed])
@@ -113,16 +127,81 @@ def index_codes(codebook: Codebook, codes: list[Code], embedder: Embedder, store
     """One vector per code: the normalized mean of its own and its descendants' description vectors.
 
     Including descendants lets a domain-level code be recognised from the themes under it.
-    Description vectors are cached in the store by text hash.
+    Description vectors are cached in the store by text hash (`code_texts`); the codes' vectors
+    are stored in `codes` under the codebook's hash, for nearest-code queries.
     """
     texts_per_code = [[t for c in [code, *codebook.descendants(code.id)] for t in code_text(c)] for code in codes]
     key = lambda text: hashlib.sha256(text.encode()).hexdigest()[:24]  # noqa: E731
     all_texts = list(dict.fromkeys(t for texts in texts_per_code for t in texts))
     ids = [key(t) for t in all_texts]
-    missing = set(store.missing(CODES, embedder.name, ids))
+    missing = set(store.missing(CODE_TEXTS, embedder.name, ids))
     todo = [t for t in all_texts if key(t) in missing]
     if todo:
-        store.upsert(CODES, embedder.name, [key(t) for t in todo], embedder.embed(todo), documents=todo)
-    vectors = store.vectors(CODES, embedder.name, ids)
+        store.upsert(CODE_TEXTS, embedder.name, [key(t) for t in todo], embedder.embed(todo), documents=todo)
+    vectors = store.vectors(CODE_TEXTS, embedder.name, ids)
     matrix = np.stack([np.mean([vectors[key(t)] for t in texts], axis=0) for texts in texts_per_code])
-    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    code_ids = [code_vector_id(codebook, c.id) for c in codes]
+    new = [i for i, cid in enumerate(code_ids) if cid in set(store.missing(CODES, embedder.name, code_ids))]
+    if new:
+        store.upsert(CODES, embedder.name, [code_ids[i] for i in new], matrix[new],
+                     metadatas=[{"codebook": codebook.content_hash, "code_id": codes[i].id} for i in new])
+    return matrix
+
+
+def code_vector_id(codebook: Codebook, code_id: str) -> str:
+    return f"{codebook.content_hash[:24]}:{code_id}"
+
+
+class EmbeddingIndex:
+    """The embedding stage of one project: its embedder and vector collections (opened when first used)."""
+
+    def __init__(self, settings: EmbeddingSettings, chroma_path: Path, chroma_url: str | None, project_id: str):
+        self.settings = settings
+        self.chroma_path = chroma_path
+        self.chroma_url = chroma_url
+        self.project_id = project_id
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return make_embedder(self.settings)
+
+    @cached_property
+    def store(self) -> VectorStore:
+        return VectorStore(self.chroma_path, self.chroma_url, namespace=self.project_id)
+
+    def segments(self, segments: list[Segment], progress: Callable[[int], None] | None = None) -> SegmentVectors:
+        """The quote units of `segments` with their vectors; only units not yet stored are encoded."""
+        return index_segments(segments, self.embedder, self.store, progress)
+
+    def codes(self, codebook: Codebook, codes: list[Code]) -> np.ndarray:
+        """One vector per code (rows in the order of `codes`)."""
+        return index_codes(codebook, codes, self.embedder, self.store)
+
+    def nearest_codes(self, codebook: Codebook, codes: list[Code], segments: list[Segment],
+                      top_k: int) -> dict[str, list[str]]:
+        """segment id -> the ids of its `top_k` nearest codes (cosine, best first), by a chromadb query."""
+        self.codes(codebook, codes)
+        vectors = self.segments(segments)
+        out: dict[str, list[str]] = {s.id: [] for s in segments}
+        rows = [i for i in range(len(segments)) if vectors.offsets[i + 1] > vectors.offsets[i]]
+        if not rows or not codes:
+            return out
+        means = np.stack([vectors.vectors[vectors.offsets[i]:vectors.offsets[i + 1]].mean(axis=0) for i in rows])
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        where = {"$and": [{"codebook": codebook.content_hash}, {"code_id": {"$in": [c.id for c in codes]}}]}
+        hits = self.store.nearest(CODES, self.embedder.name, means, min(top_k, len(codes)), where=where)
+        prefix = len(code_vector_id(codebook, ""))
+        for i, found in zip(rows, hits, strict=True):
+            out[segments[i].id] = [hit_id[prefix:] for hit_id, _ in found]
+        return out
+
+    def similar(self, texts: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+        """For each text, the ids of the `k` stored segments nearest to it, with cosine similarity."""
+        if not texts or self.store.count(SEGMENTS, self.embedder.name) == 0:
+            return [[] for _ in texts]
+        return self.store.nearest(SEGMENTS, self.embedder.name, self.embedder.embed(list(texts)), k)
+
+    def delete(self) -> list[str]:
+        """Delete this project's vector collections (every embedder's); returns their names."""
+        return self.store.delete_namespace()

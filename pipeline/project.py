@@ -10,10 +10,14 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import PrecodeError
 from pipeline.settings import Settings, load_settings, write_settings
 from pipeline.store.database import Database
+
+if TYPE_CHECKING:
+    from pipeline.indexing import EmbeddingIndex
 
 SETTINGS_FILE = "precode.toml"
 DATABASE_FILE = "precode.db"
@@ -32,6 +36,22 @@ class Project:
     @property
     def chroma_path(self) -> Path:
         return self.root / CHROMA_DIR
+
+    @cached_property
+    def id(self) -> str:
+        """The project's id, stored in its database; its vector collections are named after it."""
+        return self.db.project_id()
+
+    @cached_property
+    def embeddings(self) -> EmbeddingIndex:
+        """The embedding stage: the configured embedder and this project's vector collections."""
+        from pipeline.indexing import EmbeddingIndex
+
+        return EmbeddingIndex(self.settings.embedding, self.chroma_path, self.settings.chroma.url, self.id)
+
+    def delete_vectors(self) -> list[str]:
+        """Delete this project's vector collections (locally or on the Chroma server); returns their names."""
+        return self.embeddings.delete()
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -14,9 +14,14 @@ How a run goes:
    quotes from the wrong segment are rejected and recorded; every quote is grounded; with
    `samples` > 1 the majority vote decides (pipeline.llm.vote).
 4. Each finished batch is yielded as a `CodedBatch` that the orchestrator stores in one
-   transaction with its progress; a batch whose request failed marks its segments failed. A
-   re-run of the same command resumes the run (pipeline.coding) and finds finished answers in the
-   cache, so nothing is asked twice.
+   transaction with its progress and records (calls, cache entries, rejections, provenance,
+   proposals, samples); a batch whose request failed marks its segments failed. A re-run of the
+   same command resumes the run (pipeline.coding) and finds finished answers in the cache, so
+   nothing is asked twice.
+
+The coder reads nothing from the database itself: cached answers, the transcripts' speakers and
+the embedding stage come in through the `CodingContext`. Its errors name settings; the command
+line rewords them with its flags (pipeline.llm.cli.with_flags).
 """
 
 from __future__ import annotations
@@ -25,39 +30,30 @@ import asyncio
 import hashlib
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-from pipeline.codebook import Codebook
-from pipeline.coders.base import CodingContext
-from pipeline.coding import CodedBatch
-from pipeline.errors import PrecodeError
+from pipeline.coders.base import CodedBatch, CoderSettingsError, CodingContext, suggestion_id
 from pipeline.llm.answer import Answer, InvalidAnswer, answer_schema, parse_answer
-from pipeline.llm.cache import CachedAnswer, cache_get, cache_key, cache_put
+from pipeline.llm.cache import cache_entry, cache_key
 from pipeline.llm.checks import CheckedProposal, CheckedSegment, check_segment
 from pipeline.llm.client import ChatClient, RequestFailed, Usage, preflight
 from pipeline.llm.pricing import cost_usd, estimate_tokens, find_price
 from pipeline.llm.profiles import resolve
-from pipeline.llm.prompt import SegmentView, load_prompt, shorten_context
+from pipeline.llm.prompt import SegmentView, lead_ins, load_prompt, shorten_context
 from pipeline.llm.pseudonym import Pseudonymizer, Pseudonyms
-from pipeline.llm.records import (
-    CallRecord,
-    SuggestionProvenance,
-    record_call,
-    record_proposals,
-    record_provenance,
-    record_rejections,
-    record_samples,
-)
-from pipeline.llm.report import run_report
+from pipeline.llm.records import CallRecord, SuggestionProvenance, call_row, proposal_rows, rejection_rows, sample_rows
+from pipeline.llm.report import report_from_totals
 from pipeline.llm.vote import majority
 from pipeline.models import Code, Segment, Suggestion
 from pipeline.project import Project
 from pipeline.settings import LLMSettings
+from pipeline.store.llm import LLMRecord
+from pipeline.store.runs import RunTotals
 
 
 class LLMOptions(BaseModel):
@@ -93,13 +89,9 @@ def effective_settings(settings: LLMSettings, options: LLMOptions) -> LLMSetting
         return LLMSettings.model_validate({**settings.model_dump(), **update})
     except ValidationError as exc:
         names = {field: opt for opt, field in _OPTION_FIELDS.items()}
-        problems = [f"--{names.get(str(e['loc'][0]), str(e['loc'][0])).replace('_', '-')}: {e['msg']}"
-                    for e in exc.errors()]
-        raise PrecodeError("invalid LLM option: " + "; ".join(problems)) from None
-
-
-def suggestion_id(run_id: str, segment_id: str, code_id: str) -> str:
-    return hashlib.sha256(f"{run_id}:{segment_id}:{code_id}".encode()).hexdigest()[:16]
+        problems = [(names.get(str(e["loc"][0]), str(e["loc"][0])), str(e["msg"])) for e in exc.errors()]
+        raise CoderSettingsError("invalid_options", {"problems": problems},
+                               "invalid LLM option: " + "; ".join(f"{o}: {m}" for o, m in problems)) from None
 
 
 class DryRunEstimate(BaseModel):
@@ -126,14 +118,16 @@ class _Outcome:
     finish_reason: str | None = None
     recorded: bool = False  # its call row (and, for a model answer, its cache entry) is stored
 
-    def record(self, conn, run_id: str, key: str, model: str) -> None:
+    def records(self, run_id: str, key: str, model: str) -> list[LLMRecord]:
+        """Its call row (and, for a model answer, its cache entry), the first time it is asked for."""
         if self.recorded:
-            return
-        if self.answer is not None and self.call.outcome == "ok":
-            cache_put(conn, key, model, CachedAnswer(content=self.content or "", finish_reason=self.finish_reason,
-                                                     usage=self.call.usage))
-        record_call(conn, run_id, self.call)
+            return []
         self.recorded = True
+        rows: list[LLMRecord] = []
+        if self.answer is not None and self.call.outcome == "ok":
+            rows.append(cache_entry(key, model, self.content or "", self.finish_reason, self.call.usage))
+        rows.append(call_row(run_id, self.call))
+        return rows
 
 
 @dataclass
@@ -156,24 +150,24 @@ class LLMCoder:
     """Codes segments with an OpenAI-compatible chat model (see the module docstring)."""
 
     name = "llm"
-    resumable = True
+    batch_segments = 0  # all at once: requests of the whole run flow through one pool of `concurrency`
 
-    def __init__(self, project: Project, settings: LLMSettings, dry_run: bool = False):
+    def __init__(self, settings: LLMSettings, dry_run: bool = False):
         if not settings.model:
-            raise PrecodeError("no model given for the LLM coder", path="[llm] model",
-                               hint="pass --model NAME or set model in the [llm] section of precode.toml")
+            raise CoderSettingsError("no_model", {}, "no model given for the LLM coder", path="[llm] model",
+                                   hint="set model in the [llm] section of precode.toml")
         if settings.samples > 1 and settings.temperature == 0:
-            raise PrecodeError(f"--samples {settings.samples} needs a temperature above 0 (identical samples "
-                               "would vote unanimously)", hint="pass --temperature 0.7 or set [llm] temperature")
+            raise CoderSettingsError(
+                "samples_need_temperature", {"samples": settings.samples},
+                f"samples = {settings.samples} needs a temperature above 0 (identical samples would vote "
+                "unanimously)", hint="set [llm] temperature, e.g. 0.7")
         if not dry_run:
             preflight(settings)  # refuse a remote endpoint or a missing key before anything else happens
-        self.project = project
         self.settings = settings
         self.model: str = settings.model
-        self.prompt = load_prompt(settings.prompt)
-        self.prompt_hash = self.prompt.hash
+        self.prompt = load_prompt(settings.prompt, settings.research_question)
+        self.prompt_hash: str = self.prompt.hash
         self.price = find_price(settings.model, settings.prices)
-        self._run_id: str | None = None
 
     # -- the Coder protocol --------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
@@ -189,25 +183,24 @@ class LLMCoder:
                             if p.enabled else {"enabled": False},
         }
 
-    def counts(self) -> dict[str, int]:
-        return run_report(self.project.db, self._run_id).counts() if self._run_id else {}
+    def counts(self, totals: RunTotals) -> dict[str, int]:
+        return report_from_totals(totals).counts()
 
-    def code(self, context: CodingContext) -> Iterator[CodedBatch]:
-        db = context.project.db
-        self._run_id = context.run_id
-        level = db.run(context.run_id).level or ""
-        batches = self._plan(context.codebook, context.codes, level, context.segments)
+    def code(self, segments: Sequence[Segment], context: CodingContext) -> Iterator[CodedBatch]:
+        batches = self._plan(list(segments), context)
         too_big = [b for b in batches if self._request_tokens(b) > self.settings.context_tokens]
         if too_big:
-            raise PrecodeError(
-                f"{len(too_big)} request(s) need about {max(map(self._request_tokens, too_big))} tokens, more than "
+            tokens = max(map(self._request_tokens, too_big))
+            raise CoderSettingsError(
+                "request_too_big", {"requests": len(too_big), "tokens": tokens},
+                f"{len(too_big)} request(s) need about {tokens} tokens, more than "
                 f"the model's context of {self.settings.context_tokens} ([llm] context_tokens)",
-                hint="lower --batch-size, narrow the codebook with --candidates K, or raise context_tokens if the "
+                hint="lower batch_size, narrow the codebook with candidates_top_k, or raise context_tokens if the "
                      "model allows it (a local server may silently cut a prompt that is too long)")
         waiting = []
         for batch in batches:
             for sample, key in enumerate(batch.keys):
-                cached = cache_get(db.conn, key)
+                cached = context.cache.get(key)
                 if cached is None:
                     continue
                 try:
@@ -225,15 +218,15 @@ class LLMCoder:
             yield from self._ask_all(waiting, context)
 
     # -- dry run --------------------------------------------------------------------------------
-    def estimate(self, codebook: Codebook, codes: list[Code], level: str, segments: list[Segment]) -> DryRunEstimate:
+    def estimate(self, segments: list[Segment], context: CodingContext) -> DryRunEstimate:
         """Tokens and cost of coding `segments`, from the rendered prompts; no network call is made."""
-        batches = self._plan(codebook, codes, level, segments)
-        conn = self.project.db.conn
+        batches = self._plan(segments, context)
+        codes = context.codes
         requests = cached = chars = prompt_tokens = completion_tokens = 0
         for batch in batches:
             for key in batch.keys:
                 requests += 1
-                if cache_get(conn, key) is not None:
+                if context.cache.get(key) is not None:
                     cached += 1
                     continue
                 chars += batch.prompt_chars
@@ -247,9 +240,9 @@ class LLMCoder:
             context_tokens=self.settings.context_tokens, narrowed=self._narrowing(codes),
         )
 
-    def prompts(self, codebook: Codebook, codes: list[Code], level: str, segments: list[Segment]) -> list[list[dict]]:
+    def prompts(self, segments: list[Segment], context: CodingContext) -> list[list[dict[str, str]]]:
         """The messages of every request the run would send (first sample), to inspect or measure them."""
-        return [batch.messages for batch in self._plan(codebook, codes, level, segments)]
+        return [batch.messages for batch in self._plan(segments, context)]
 
     # -- planning -------------------------------------------------------------------------------
     def _narrowing(self, codes: list[Code]) -> bool:
@@ -274,16 +267,18 @@ class LLMCoder:
                 "max_tokens": s.max_tokens, "max_tokens_param": s.max_tokens_param,
                 "response_format": s.response_format}
 
-    def _plan(self, codebook: Codebook, codes: list[Code], level: str, segments: list[Segment]) -> list[_Batch]:
+    def _plan(self, segments: list[Segment], context: CodingContext) -> list[_Batch]:
         s = self.settings
+        codebook, codes = context.codebook, context.codes
         narrowed = self._narrowing(codes)
         shortlist: dict[str, list[str]] = {}
         if narrowed:
             from pipeline.llm.narrowing import candidates
 
-            shortlist = candidates(self.project, codebook, codes, segments, s.candidates_top_k)
-        system = self.prompt.system(codebook, codes, level, narrowed, s.propose_codes)
-        pseudonymizer = Pseudonymizer(s.pseudonymize, self._speakers(segments) if s.pseudonymize.enabled else ())
+            shortlist = candidates(context.embeddings, codebook, codes, segments, s.candidates_top_k)
+        system = self.prompt.system(codebook, codes, context.level, narrowed, s.propose_codes)
+        speakers = {name for seg in segments for name in context.speakers.get(seg.transcript_id, ())}
+        pseudonymizer = Pseudonymizer(s.pseudonymize, speakers if s.pseudonymize.enabled else ())
         groups: list[list[Segment]] = []
         for seg in segments:
             if groups and groups[-1][0].transcript_id == seg.transcript_id and len(groups[-1]) < s.batch_size:
@@ -293,10 +288,12 @@ class LLMCoder:
         batches = []
         for group in groups:
             questions = [shorten_context(seg.context) for seg in group]
-            texts, pseudonyms = pseudonymizer.apply([seg.text for seg in group] + [q or "" for q in questions])
+            leads = lead_ins(group, segments)  # rendered by prompts that show them (code.v2)
+            texts, pseudonyms = pseudonymizer.apply([seg.text for seg in group] + [q or "" for q in questions]
+                                                    + [lead or "" for lead in leads])
             labels = [f"S{i + 1}" for i in range(len(group))]
-            views = [SegmentView(label, text, texts[len(group) + i] or None)
-                     for i, (label, text) in enumerate(zip(labels, texts[:len(group)]))]
+            views = [SegmentView(label, text, texts[len(group) + i] or None, texts[2 * len(group) + i] or None)
+                     for i, (label, text) in enumerate(zip(labels, texts[:len(group)], strict=True))]
             candidate_codes = None
             if narrowed:
                 wanted = {code_id for seg in group for code_id in shortlist.get(seg.id, [])}
@@ -311,15 +308,6 @@ class LLMCoder:
                                       "schema": answer_schema(labels, [c.id for c in codes], s.propose_codes)}}))
         return batches
 
-    def _speakers(self, segments: list[Segment]) -> set[str]:
-        """Every speaker label of the segments' transcripts, the interviewer's included."""
-        ids = sorted({seg.transcript_id for seg in segments})
-        if not ids:
-            return set()
-        rows = self.project.db.conn.execute(
-            f"SELECT DISTINCT speaker FROM turns WHERE transcript_id IN ({','.join('?' * len(ids))})", ids)
-        return {row[0] for row in rows}
-
     # -- asking ---------------------------------------------------------------------------------
     def _ask_all(self, batches: list[_Batch], context: CodingContext) -> Iterator[CodedBatch]:
         """Send every missing request, `concurrency` at a time; yield each batch once all its samples are in.
@@ -328,7 +316,6 @@ class LLMCoder:
         finish, the next ones are started and sent, and only then are the answers stored, so the
         requests keep flowing while this generator's consumer writes to the database.
         """
-        db = context.project.db
         todo = deque((batch, sample) for batch in batches for sample in range(self.settings.samples)
                      if sample not in batch.outcomes)
         loop = asyncio.new_event_loop()
@@ -350,10 +337,9 @@ class LLMCoder:
                 for batch, sample, outcome in results:
                     batch.outcomes[sample] = outcome
                     if len(batch.outcomes) == self.settings.samples:
-                        yield self._finish(batch, context)  # its write() records the calls with the batch
+                        yield self._finish(batch, context)  # its records hold the calls, stored with the batch
                     else:  # other samples still to come: keep this answer and its cost even if the process dies
-                        with db.transaction() as conn:
-                            outcome.record(conn, context.run_id, batch.keys[sample], self.model)
+                        yield CodedBatch(records=outcome.records(context.run_id, batch.keys[sample], self.model))
         finally:
             for task in active:
                 task.cancel()
@@ -405,22 +391,20 @@ class LLMCoder:
 
     # -- from answers to suggestions --------------------------------------------------------------
     def _finish(self, batch: _Batch, context: CodingContext) -> CodedBatch:
-        context.progress(len(batch.segments))
-        def record_outcomes(conn) -> None:
-            for sample, outcome in batch.outcomes.items():
-                outcome.record(conn, context.run_id, batch.keys[sample], self.model)
-
+        records = [r for sample, outcome in batch.outcomes.items()
+                   for r in outcome.records(context.run_id, batch.keys[sample], self.model)]
         failed = [o.call.error for o in batch.outcomes.values() if o.answer is None]
         if failed:
-            return CodedBatch([], failed={seg.id: failed[0] or "failed" for seg in batch.segments},
-                              write=record_outcomes)
+            return CodedBatch(failed={seg.id: failed[0] or "failed" for seg in batch.segments}, records=records)
         code_ids = {c.id for c in context.codes}
         labels = {c.label.casefold(): c.id for c in context.codebook.codes}
         all_ids = set(context.codebook.by_id)
         checked: dict[str, list[CheckedSegment]] = {seg.id: [] for seg in batch.segments}
         for sample in range(self.settings.samples):
-            answers = batch.outcomes[sample].answer.by_label()
-            for label, seg in zip(batch.labels, batch.segments):
+            answer = batch.outcomes[sample].answer
+            assert answer is not None  # no sample failed
+            answers = answer.by_label()
+            for label, seg in zip(batch.labels, batch.segments, strict=True):
                 checked[seg.id].append(check_segment(answers[label], seg, batch.segments, code_ids, labels, all_ids,
                                                      batch.pseudonyms, self.settings.propose_codes, sample,
                                                      self.settings.min_evidence_words))
@@ -450,13 +434,14 @@ class LLMCoder:
                         seen.add(proposal.label.casefold())
                         proposals.append((seg, proposal))
         samples = [c for group in checked.values() for c in group]
+        records += rejection_rows(context.run_id, (r for c in samples for r in c.rejections))
+        records += provenance
+        records += proposal_rows(context.run_id, proposals)
+        if self.settings.samples > 1:
+            records += sample_rows(context.run_id, samples)
+        return CodedBatch(suggestions, done=[seg.id for seg in batch.segments], records=records)
 
-        def write(conn) -> None:
-            record_outcomes(conn)
-            record_rejections(conn, context.run_id, (r for c in samples for r in c.rejections))
-            record_provenance(conn, provenance)
-            record_proposals(conn, context.run_id, proposals)
-            if self.settings.samples > 1:
-                record_samples(conn, context.run_id, samples)
 
-        return CodedBatch(suggestions, done=[seg.id for seg in batch.segments], write=write)
+def create(project: Project, llm: LLMOptions | None = None, dry_run: bool = False, **_: Any) -> LLMCoder:
+    """The registry's factory: the `[llm]` settings with `llm` options laid over them."""
+    return LLMCoder(effective_settings(project.settings.llm, llm or LLMOptions()), dry_run=dry_run)

@@ -15,79 +15,76 @@ fair floor to compare an LLM coder against, and a way to try the pipeline end to
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from pipeline.coders.base import CodingContext
-from pipeline.embed import make_embedder
-from pipeline.indexing import index_codes, index_segments
-from pipeline.models import Grounding, Suggestion
-from pipeline.settings import EmbeddingSettings
-from pipeline.store.vectors import VectorStore
+from pipeline.coders.base import CodedBatch, CodingContext, suggestion_id
+from pipeline.models import Grounding, Segment, Suggestion
+from pipeline.project import Project
+from pipeline.store.runs import RunTotals
 
 BATCH_SEGMENTS = 512
 
 
-def suggestion_id(run_id: str, segment_id: str, code_id: str) -> str:
-    return hashlib.sha256(f"{run_id}:{segment_id}:{code_id}".encode()).hexdigest()[:16]
-
-
 class SimilarityCoder:
     name = "similarity"
-    prompt_hash = None
+    prompt_hash: str | None = None
+    batch_segments = BATCH_SEGMENTS
 
-    def __init__(self, threshold: float, margin: float, top_k: int, embedding: EmbeddingSettings):
+    def __init__(self, threshold: float, margin: float, top_k: int, embedder: str):
         self.threshold = threshold
         self.margin = margin
         self.top_k = top_k
-        self.embedding = embedding
-        self.embedder = make_embedder(embedding)
-        self.model = self.embedder.name
-        self._counts: dict[str, int] = {}
+        self.model = embedder
+        self._run_id = ""
+        self._units = self._encoded = 0
 
     def params(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "margin": self.margin, "top_k": self.top_k, "embedder": self.embedder.name}
+        return {"threshold": self.threshold, "margin": self.margin, "top_k": self.top_k, "embedder": self.model}
 
-    def counts(self) -> dict[str, int]:
-        return dict(self._counts)
+    def counts(self, totals: RunTotals) -> dict[str, int]:
+        return {"quote_units": self._units, "quote_units_encoded": self._encoded}
 
-    def code(self, context: CodingContext) -> Iterator[list[Suggestion]]:
-        project = context.project
-        store = VectorStore(project.chroma_path, project.settings.chroma.url)
-        code_matrix = index_codes(context.codebook, context.codes, self.embedder, store)
+    def code(self, segments: Sequence[Segment], context: CodingContext) -> Iterator[CodedBatch]:
+        if context.run_id != self._run_id:  # counters are per run
+            self._run_id, self._units, self._encoded = context.run_id, 0, 0
+        code_matrix = context.embeddings.codes(context.codebook, context.codes)
         code_ids = [c.id for c in context.codes]
         k = min(self.top_k, len(code_ids))
-        units = encoded = 0
-        for start in range(0, len(context.segments), BATCH_SEGMENTS):
-            batch = context.segments[start:start + BATCH_SEGMENTS]
-            sv = index_segments(batch, self.embedder, store)
-            units += len(sv.units)
-            encoded += sv.encoded
-            scores = sv.vectors @ code_matrix.T  # (units, codes)
-            margins = scores - scores.mean(axis=1, keepdims=True)
-            scores = np.where((scores >= self.threshold) & (margins >= self.margin), scores, -np.inf)
-            suggestions: list[Suggestion] = []
-            for i, segment in enumerate(batch):
-                lo, hi = sv.offsets[i], sv.offsets[i + 1]
-                if hi == lo:
-                    continue
-                block = scores[lo:hi]
-                best_unit = block.argmax(axis=0)
-                best_score = block.max(axis=0)
-                order = np.argsort(-best_score)[:k]
-                for j in order:
-                    if not np.isfinite(best_score[j]):
-                        break
-                    unit = sv.units[lo + best_unit[j]]
-                    suggestions.append(Suggestion(
-                        id=suggestion_id(context.run_id, segment.id, code_ids[j]), run_id=context.run_id,
-                        segment_id=segment.id, transcript_id=segment.transcript_id, code_id=code_ids[j],
-                        quote=unit.text, quote_start=unit.start, quote_end=unit.end, grounding=Grounding.exact,
-                        score=round(float(best_score[j]), 4),
-                    ))
-            context.progress(len(batch))
-            yield suggestions
-        self._counts = {"quote_units": units, "quote_units_encoded": encoded}
+        batch = list(segments)
+        sv = context.embeddings.segments(batch)
+        self._units += len(sv.units)
+        self._encoded += sv.encoded
+        scores = sv.vectors @ code_matrix.T  # (units, codes)
+        margins = scores - scores.mean(axis=1, keepdims=True)
+        scores = np.where((scores >= self.threshold) & (margins >= self.margin), scores, -np.inf)
+        suggestions: list[Suggestion] = []
+        for i, segment in enumerate(batch):
+            lo, hi = sv.offsets[i], sv.offsets[i + 1]
+            if hi == lo:
+                continue
+            block = scores[lo:hi]
+            best_unit = block.argmax(axis=0)
+            best_score = block.max(axis=0)
+            order = np.argsort(-best_score)[:k]
+            for j in order:
+                if not np.isfinite(best_score[j]):
+                    break
+                unit = sv.units[lo + best_unit[j]]
+                suggestions.append(Suggestion(
+                    id=suggestion_id(context.run_id, segment.id, code_ids[j]), run_id=context.run_id,
+                    segment_id=segment.id, transcript_id=segment.transcript_id, code_id=code_ids[j],
+                    quote=unit.text, quote_start=unit.start, quote_end=unit.end, grounding=Grounding.exact,
+                    score=round(float(best_score[j]), 4),
+                ))
+        yield CodedBatch(suggestions, done=[s.id for s in batch])
+
+
+def create(project: Project, threshold: float | None = None, top_k: int | None = None, **_: Any) -> SimilarityCoder:
+    """The registry's factory: settings from `[similarity]`, the embedder from `[embedding]`."""
+    settings = project.settings.similarity
+    return SimilarityCoder(threshold=threshold if threshold is not None else settings.threshold,
+                           margin=settings.margin, top_k=top_k or settings.top_k,
+                           embedder=project.embeddings.embedder.name)

@@ -8,8 +8,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.codebook import LEAF_LEVEL, Codebook
+from pipeline.coders.base import CoderSettingsError
 from pipeline.coders.llm import LLMCoder
-from pipeline.coding import select_segments
+from pipeline.coding import coding_context, select_segments
 from pipeline.errors import PrecodeError
 from pipeline.llm.pricing import CHARS_PER_TOKEN
 from pipeline.llm.report import run_report
@@ -27,7 +28,7 @@ def print_estimate(console: Console, project: Project, coder: LLMCoder, codebook
     if not segments:
         raise PrecodeError("there are no segments to code in this project", hint="ingest transcripts first")
     level = level or LEAF_LEVEL
-    est = coder.estimate(codebook, codebook.at_level(level), level, segments)
+    est = coder.estimate(segments, coding_context(project, "", codebook, codebook.at_level(level), level, segments))
     table = Table("dry run (nothing sent)", "estimate", show_header=True)
     table.add_row("model", est.model)
     table.add_row("segments", str(est.segments))
@@ -44,6 +45,24 @@ def print_estimate(console: Console, project: Project, coder: LLMCoder, codebook
     if est.max_request_tokens > est.context_tokens:
         console.print("[red]The largest request does not fit the context window:[/] lower --batch-size or use "
                       "--candidates K.")
+
+
+def with_flags(exc: CoderSettingsError) -> PrecodeError:
+    """The LLM coder's settings error, worded with the command line's flags."""
+    if exc.kind == "no_model":
+        return PrecodeError("no model given for the LLM coder", path=exc.path,
+                            hint="pass --model NAME or set model in the [llm] section of precode.toml")
+    if exc.kind == "samples_need_temperature":
+        return PrecodeError(f"--samples {exc.values['samples']} needs a temperature above 0 (identical samples "
+                            "would vote unanimously)", hint="pass --temperature 0.7 or set [llm] temperature")
+    if exc.kind == "invalid_options":
+        return PrecodeError("invalid LLM option: " + "; ".join(f"--{option.replace('_', '-')}: {message}"
+                                                               for option, message in exc.values["problems"]))
+    if exc.kind == "request_too_big":
+        return PrecodeError(exc.message,
+                            hint="lower --batch-size, narrow the codebook with --candidates K, or raise context_tokens "
+                                 "if the model allows it (a local server may silently cut a prompt that is too long)")
+    return exc
 
 
 def print_run_report(console: Console, project: Project, run: Run) -> bool:

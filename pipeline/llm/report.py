@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from pydantic import BaseModel
 
 from pipeline.models import Grounding
 from pipeline.store.database import Database
+from pipeline.store.runs import RunTotals
 
 REJECTION_KINDS = ("unknown_code", "duplicate_code", "wrong_segment", "unrequested_proposal", "proposal_existing_code")
 
@@ -50,32 +49,21 @@ class LLMRunReport(BaseModel):
         }
 
 
-def run_report(db: Database, run_id: str, segments: int | None = None) -> LLMRunReport:
-    conn = db.conn
-    run = conn.execute("SELECT status, counts_json FROM runs WHERE id = ?", (run_id,)).fetchone()
-    progress = dict(conn.execute(
-        "SELECT status, COUNT(*) FROM run_segments WHERE run_id = ? GROUP BY status", (run_id,)).fetchall())
-    grounding = dict(conn.execute(
-        "SELECT grounding, COUNT(*) FROM suggestions WHERE run_id = ? GROUP BY grounding", (run_id,)).fetchall())
-    calls = conn.execute(
-        "SELECT SUM(outcome != 'cache_hit'), SUM(outcome = 'cache_hit'), SUM(outcome = 'failed'), SUM(retries),"
-        " SUM(reasks), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), SUM(cost_usd),"
-        " SUM(outcome != 'cache_hit' AND cost_usd IS NULL) FROM llm_calls WHERE run_id = ?", (run_id,)).fetchone()
-    calls = [v or 0 for v in calls[:8]] + [calls[8], calls[9] or 0]
-    rejections = dict(conn.execute(
-        "SELECT kind, COUNT(*) FROM llm_rejections WHERE run_id = ? GROUP BY kind", (run_id,)).fetchall())
-    failures = [f"{r[0]}: {r[1]}" for r in conn.execute(
-        "SELECT segment_id, error FROM run_segments WHERE run_id = ? AND status = 'failed' ORDER BY segment_id"
-        " LIMIT 10", (run_id,))]
-    proposals = conn.execute("SELECT COUNT(*) FROM code_proposals WHERE run_id = ?", (run_id,)).fetchone()[0]
+def report_from_totals(totals: RunTotals, segments: int | None = None) -> LLMRunReport:
+    """The report of a run from what the store counted for it (pipeline.store.runs.RunTotals)."""
     if segments is None:
-        segments = json.loads(run["counts_json"]).get("segments", 0) if run else 0
+        segments = totals.counts.get("segments", 0)
     return LLMRunReport(
-        run_id=run_id, status=run["status"] if run else "unknown", segments=segments,
-        segments_done=progress.get("done", 0), segments_failed=progress.get("failed", 0),
-        suggestions=sum(grounding.values()), grounding={g.value: grounding.get(g.value, 0) for g in Grounding},
-        calls=calls[0], cache_hits=calls[1], failed_calls=calls[2], retries=calls[3], reasks=calls[4],
-        prompt_tokens=calls[5], completion_tokens=calls[6], cached_tokens=calls[7],
-        cost_usd=round(calls[8], 6) if calls[8] is not None else None, unpriced_calls=calls[9],
-        rejections={k: rejections.get(k, 0) for k in REJECTION_KINDS}, proposals=proposals, failures=failures,
+        run_id=totals.run_id, status=totals.status, segments=segments, segments_done=totals.segments_done,
+        segments_failed=totals.segments_failed, suggestions=sum(totals.grounding.values()),
+        grounding={g.value: totals.grounding.get(g.value, 0) for g in Grounding},
+        calls=totals.calls, cache_hits=totals.cache_hits, failed_calls=totals.failed_calls, retries=totals.retries,
+        reasks=totals.reasks, prompt_tokens=totals.prompt_tokens, completion_tokens=totals.completion_tokens,
+        cached_tokens=totals.cached_tokens, cost_usd=totals.cost_usd, unpriced_calls=totals.unpriced_calls,
+        rejections={k: totals.rejections.get(k, 0) for k in REJECTION_KINDS}, proposals=totals.proposals,
+        failures=totals.failures,
     )
+
+
+def run_report(db: Database, run_id: str, segments: int | None = None) -> LLMRunReport:
+    return report_from_totals(db.run_totals(run_id), segments)

@@ -7,16 +7,15 @@ brought forward on open and a newer one is refused rather than misread.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from pipeline.codebook import Codebook
 from pipeline.errors import PrecodeError
-from pipeline.models import Grounding, Run, RunStatus, Suggestion, utcnow
+from pipeline.models import utcnow
+from pipeline.store.runs import RunStore
 from pipeline.store.transcripts import TranscriptStore
 
 
@@ -32,7 +31,7 @@ def _migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = max(number for number, _ in _migrations())
 
 
-class Database(TranscriptStore):
+class Database(TranscriptStore, RunStore):
     """A connection to a project's `precode.db` with the pipeline's queries."""
 
     def __init__(self, path: Path):
@@ -87,89 +86,7 @@ class Database(TranscriptStore):
             with self.transaction() as conn:
                 for statement in _split_sql(script):
                     conn.execute(statement)
-                conn.execute("INSERT INTO schema_version VALUES (?, ?)", (number, utcnow().isoformat()))
-
-    # -- codebooks and runs -------------------------------------------------------------------
-    def save_codebook(self, codebook: Codebook) -> str:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO codebooks VALUES (?,?,?,?,?,?)",
-            (codebook.content_hash, codebook.id, codebook.name, codebook.version,
-             codebook.model_dump_json(exclude={"source"}), utcnow().isoformat()),
-        )
-        return codebook.content_hash
-
-    def codebook(self, content_hash: str) -> Codebook:
-        row = self.conn.execute("SELECT content_json FROM codebooks WHERE hash = ?", (content_hash,)).fetchone()
-        if row is None:
-            raise PrecodeError(f"no codebook snapshot {content_hash[:12]} in this project")
-        return Codebook.model_validate_json(row["content_json"])
-
-    def start_run(self, run: Run) -> None:
-        self.conn.execute(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (run.id, run.coder, run.model, json.dumps(run.params, sort_keys=True), run.prompt_hash,
-             run.codebook_hash, run.level, run.started_at.isoformat(), None, run.status.value,
-             json.dumps(run.counts)),
-        )
-
-    def finish_run(self, run_id: str, status: RunStatus, counts: dict[str, int]) -> None:
-        self.conn.execute(
-            "UPDATE runs SET status = ?, ended_at = ?, counts_json = ? WHERE id = ?",
-            (status.value, utcnow().isoformat(), json.dumps(counts, sort_keys=True), run_id),
-        )
-
-    def _run_from_row(self, row: sqlite3.Row) -> Run:
-        return Run(
-            id=row["id"], coder=row["coder"], model=row["model"], params=json.loads(row["params_json"]),
-            prompt_hash=row["prompt_hash"], codebook_id=self.codebook(row["codebook_hash"]).id,
-            codebook_hash=row["codebook_hash"], level=row["level"], started_at=row["started_at"],
-            ended_at=row["ended_at"], status=RunStatus(row["status"]), counts=json.loads(row["counts_json"]),
-        )
-
-    def runs(self) -> list[Run]:
-        return [self._run_from_row(r) for r in self.conn.execute("SELECT * FROM runs ORDER BY started_at, rowid")]
-
-    def run(self, run_id: str | None = None) -> Run:
-        """A run by id (a unique prefix is enough), or the latest completed run."""
-        if run_id is None:
-            row = self.conn.execute(
-                "SELECT * FROM runs WHERE status = 'completed' ORDER BY started_at DESC, rowid DESC LIMIT 1"
-            ).fetchone()
-            if row is None:
-                raise PrecodeError("this project has no completed coding run yet", hint="run 'precode code' first")
-            return self._run_from_row(row)
-        rows = self.conn.execute("SELECT * FROM runs WHERE id LIKE ?", (run_id + "%",)).fetchall()
-        if len(rows) != 1:
-            problem = "no run" if not rows else f"{len(rows)} runs"
-            raise PrecodeError(f"{problem} matching '{run_id}'", hint="see 'precode status' for run ids")
-        return self._run_from_row(rows[0])
-
-    # -- suggestions ----------------------------------------------------------------------------
-    def insert_suggestions(self, conn: sqlite3.Connection, suggestions: Iterable[Suggestion]) -> int:
-        cursor = conn.executemany(
-            "INSERT OR IGNORE INTO suggestions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(s.id, s.run_id, s.segment_id, s.transcript_id, s.code_id, s.quote, s.quote_start, s.quote_end,
-              s.grounding.value, s.score, s.rationale, s.created_at.isoformat()) for s in suggestions],
-        )
-        return cursor.rowcount
-
-    def suggestions(self, run_id: str, groundings: Iterable[Grounding] | None = None) -> list[Suggestion]:
-        sql = "SELECT * FROM suggestions WHERE run_id = ?"
-        params: list = [run_id]
-        if groundings is not None:
-            values = [g.value for g in groundings]
-            sql += f" AND grounding IN ({','.join('?' * len(values))})"
-            params.extend(values)
-        sql += " ORDER BY transcript_id, quote_start, code_id"
-        return [
-            Suggestion(
-                id=r["id"], run_id=r["run_id"], segment_id=r["segment_id"], transcript_id=r["transcript_id"],
-                code_id=r["code_id"], quote=r["quote"], quote_start=r["quote_start"], quote_end=r["quote_end"],
-                grounding=Grounding(r["grounding"]), score=r["score"], rationale=r["rationale"],
-                created_at=r["created_at"],
-            )
-            for r in self.conn.execute(sql, params)
-        ]
+                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (number, utcnow().isoformat()))
 
     def counts(self) -> dict[str, int]:
         q = lambda sql: self.conn.execute(sql).fetchone()[0]  # noqa: E731

@@ -28,6 +28,7 @@ from stub_server import Reply, answer, answers, labels
 from pipeline.codebook import load_codebook
 from pipeline.coders import make_coder
 from pipeline.coders.llm import LLMOptions
+from pipeline.coding import coding_context
 from pipeline.errors import PrecodeError
 from pipeline.interchange.tabular import export_rows
 from pipeline.llm.prompt import load_prompt
@@ -329,7 +330,8 @@ def test_dry_run_estimates_tokens_and_cost_without_sending_anything(stub, make_p
     project = make_project(model="gpt-4o-mini", base_url="https://llm.example.invalid/v1")  # remote, not allowed
     nasss = load_codebook("nasss")
     coder = make_coder("llm", project, llm=LLMOptions(), dry_run=True)
-    est = coder.estimate(nasss, nasss.at_level("leaf"), "leaf", participant_segments(project))
+    segments = participant_segments(project)
+    est = coder.estimate(segments, coding_context(project, "", nasss, nasss.at_level("leaf"), "leaf", segments))
     assert (est.segments, est.requests, est.cached_requests) == (4, 2, 0)
     assert est.prompt_chars > 2 * 30_000 and est.prompt_tokens == pytest.approx(est.prompt_chars / 4, rel=0.01)
     assert est.completion_tokens == 4 * 120
@@ -342,8 +344,9 @@ def test_dry_run_counts_cached_answers_as_free(stub, make_project):
     project = make_project()
     code_llm(project)
     nasss = load_codebook("nasss")
+    segments = participant_segments(project)
     est = make_coder("llm", project, llm=LLMOptions(), dry_run=True).estimate(
-        nasss, nasss.at_level("leaf"), "leaf", participant_segments(project))
+        segments, coding_context(project, "", nasss, nasss.at_level("leaf"), "leaf", segments))
     assert est.cached_requests == est.requests == 2 and est.prompt_tokens == 0
 
 

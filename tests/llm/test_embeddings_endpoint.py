@@ -38,7 +38,7 @@ def test_openai_embeddings_code_a_project_and_are_reused(make_project, stub, mon
     suggestions = project.db.suggestions(run.id)
     text = project.db.current_transcripts()[0].text
     assert all(text[s.quote_start:s.quote_end] == s.quote for s in suggestions)
-    store = VectorStore(project.chroma_path)
+    store = VectorStore(project.chroma_path, namespace=project.id)
     assert store.collection("segments", "openai-stub-embed").count() == run.counts["segments"]
     assert store.collection("quote_units", "openai-stub-embed").count() == run.counts["quote_units"]
 

@@ -9,6 +9,7 @@ from llm_helpers import DATA, code_llm, participant_segments
 from pipeline.codebook import load_codebook
 from pipeline.coders import make_coder
 from pipeline.coders.llm import LLMOptions
+from pipeline.coding import coding_context
 from pipeline.llm.narrowing import candidates
 
 
@@ -17,7 +18,7 @@ def test_narrowed_requests_carry_all_labels_and_only_the_candidates_full_entries
     nasss = load_codebook("nasss")
     leaves = nasss.at_level("leaf")
     segments = participant_segments(project)
-    shortlist = candidates(project, nasss, leaves, segments, 3)
+    shortlist = candidates(project.embeddings, nasss, leaves, segments, 3)
     assert all(len(ids) == 3 for ids in shortlist.values())
     data_segment = next(s for s in segments if "drop-down" in s.text)
     assert DATA in shortlist[data_segment.id]
@@ -43,7 +44,8 @@ def test_narrowing_cuts_the_estimated_prompt(make_project):
     project = make_project()
     nasss = load_codebook("nasss")
     leaves, segments = nasss.at_level("leaf"), participant_segments(project)
-    full = make_coder("llm", project, llm=LLMOptions(), dry_run=True).estimate(nasss, leaves, "leaf", segments)
-    narrow = make_coder("llm", project, llm=LLMOptions(candidates=3), dry_run=True).estimate(nasss, leaves, "leaf", segments)
+    context = coding_context(project, "", nasss, leaves, "leaf", segments)
+    full = make_coder("llm", project, llm=LLMOptions(), dry_run=True).estimate(segments, context)
+    narrow = make_coder("llm", project, llm=LLMOptions(candidates=3), dry_run=True).estimate(segments, context)
     assert narrow.narrowed and not full.narrowed
     assert narrow.prompt_chars < full.prompt_chars / 2

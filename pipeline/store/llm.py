@@ -1,0 +1,199 @@
+"""The LLM coder's tables: the response cache and a run's calls, rejections, samples, provenance, proposals.
+
+The coder builds these rows as plain data and hands them to the run orchestrator with each batch
+(`CodedBatch.records`); `write_records` stores them in the batch's transaction, so a batch's
+records land together with its suggestions or not at all. Nothing here holds an API key.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel
+
+from pipeline.models import utcnow
+
+
+class CacheEntry(BaseModel):
+    """A validated model answer, keyed by everything that went into its request."""
+
+    key: str
+    model: str
+    content: str
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+
+class CallRow(BaseModel):
+    """One request of a run: a model call ('ok'/'failed') or a 'cache_hit'."""
+
+    run_id: str
+    cache_key: str
+    segment_ids: list[str]
+    sample: int = 0
+    outcome: str
+    http_attempts: int = 0
+    retries: int = 0
+    reasks: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float | None = None
+    seconds: float | None = None
+    waited_seconds: float = 0.0
+    error: str | None = None
+
+
+class RejectionRow(BaseModel):
+    """Model output that was rejected rather than stored as a suggestion."""
+
+    run_id: str
+    segment_id: str
+    sample: int = 0
+    kind: str
+    code_id: str | None = None
+    quote: str | None = None
+    detail: str | None = None
+
+
+class SampleRow(BaseModel):
+    """One self-consistency sample's checked answer for a segment."""
+
+    run_id: str
+    segment_id: str
+    sample: int
+    answer_json: str
+
+
+class ProvenanceRow(BaseModel):
+    """Where an LLM suggestion came from."""
+
+    suggestion_id: str
+    prompt_version: str
+    prompt_hash: str
+    cache_key: str
+    model_quote: str
+    match_score: float
+    model_confidence: float | None
+    votes: int
+    samples: int
+
+
+class ProposalRecord(BaseModel):
+    """A new-code proposal, kept apart from codebook codes for review."""
+
+    id: str
+    run_id: str
+    segment_id: str
+    transcript_id: str
+    label: str
+    definition: str
+    parent_code_id: str | None
+    quote: str
+    quote_start: int | None
+    quote_end: int | None
+    grounding: str
+    rationale: str | None
+
+
+LLMRecord = CacheEntry | CallRow | RejectionRow | SampleRow | ProvenanceRow | ProposalRecord
+
+
+def cached_answer(conn: sqlite3.Connection, key: str) -> CacheEntry | None:
+    row = conn.execute("SELECT * FROM llm_cache WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    return CacheEntry(key=row["key"], model=row["model"], content=row["content"], finish_reason=row["finish_reason"],
+                      prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
+                      cached_tokens=row["cached_tokens"])
+
+
+def put_cache(conn: sqlite3.Connection, entries: Sequence[CacheEntry]) -> None:
+    now = utcnow().isoformat()
+    conn.executemany(
+        "INSERT OR REPLACE INTO llm_cache (key, model, content, finish_reason, prompt_tokens, completion_tokens,"
+        " cached_tokens, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        [(e.key, e.model, e.content, e.finish_reason, e.prompt_tokens, e.completion_tokens, e.cached_tokens, now)
+         for e in entries],
+    )
+
+
+def insert_calls(conn: sqlite3.Connection, calls: Sequence[CallRow]) -> None:
+    now = utcnow().isoformat()
+    conn.executemany(
+        "INSERT INTO llm_calls (run_id, cache_key, segment_ids_json, sample, outcome, http_attempts, retries, reasks,"
+        " prompt_tokens, completion_tokens, cached_tokens, cost_usd, seconds, waited_seconds, error, created_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(c.run_id, c.cache_key, json.dumps(c.segment_ids), c.sample, c.outcome, c.http_attempts, c.retries, c.reasks,
+          c.prompt_tokens, c.completion_tokens, c.cached_tokens, c.cost_usd, c.seconds, c.waited_seconds, c.error, now)
+         for c in calls],
+    )
+
+
+def insert_rejections(conn: sqlite3.Connection, rows: Sequence[RejectionRow]) -> None:
+    now = utcnow().isoformat()
+    conn.executemany(
+        "INSERT INTO llm_rejections (run_id, segment_id, sample, kind, code_id, quote, detail, created_at)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        [(r.run_id, r.segment_id, r.sample, r.kind, r.code_id, r.quote, r.detail, now) for r in rows],
+    )
+
+
+def insert_samples(conn: sqlite3.Connection, rows: Sequence[SampleRow]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO llm_samples (run_id, segment_id, sample, answer_json) VALUES (?,?,?,?)",
+        [(r.run_id, r.segment_id, r.sample, r.answer_json) for r in rows],
+    )
+
+
+def insert_provenance(conn: sqlite3.Connection, rows: Sequence[ProvenanceRow]) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO llm_suggestions (suggestion_id, prompt_version, prompt_hash, cache_key, model_quote,"
+        " match_score, model_confidence, votes, samples) VALUES (?,?,?,?,?,?,?,?,?)",
+        [(r.suggestion_id, r.prompt_version, r.prompt_hash, r.cache_key, r.model_quote, r.match_score,
+          r.model_confidence, r.votes, r.samples) for r in rows],
+    )
+
+
+def insert_proposals(conn: sqlite3.Connection, rows: Sequence[ProposalRecord]) -> None:
+    now = utcnow().isoformat()
+    conn.executemany(
+        "INSERT OR IGNORE INTO code_proposals (id, run_id, segment_id, transcript_id, label, definition,"
+        " parent_code_id, quote, quote_start, quote_end, grounding, rationale, created_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(p.id, p.run_id, p.segment_id, p.transcript_id, p.label, p.definition, p.parent_code_id, p.quote,
+          p.quote_start, p.quote_end, p.grounding, p.rationale, now) for p in rows],
+    )
+
+
+def write_records(conn: sqlite3.Connection, records: Iterable[LLMRecord]) -> None:
+    """Store a batch's records, each kind in its table, in the order the kinds depend on each other."""
+    by_kind: dict[type, list[LLMRecord]] = {}
+    for record in records:
+        by_kind.setdefault(type(record), []).append(record)
+
+    def of(kind: type[BaseModel]) -> list[LLMRecord]:
+        return by_kind.pop(kind, [])
+
+    put_cache(conn, [r for r in of(CacheEntry) if isinstance(r, CacheEntry)])
+    insert_calls(conn, [r for r in of(CallRow) if isinstance(r, CallRow)])
+    insert_rejections(conn, [r for r in of(RejectionRow) if isinstance(r, RejectionRow)])
+    insert_provenance(conn, [r for r in of(ProvenanceRow) if isinstance(r, ProvenanceRow)])
+    insert_proposals(conn, [r for r in of(ProposalRecord) if isinstance(r, ProposalRecord)])
+    insert_samples(conn, [r for r in of(SampleRow) if isinstance(r, SampleRow)])
+    if by_kind:
+        raise TypeError(f"no table for records of type {', '.join(t.__name__ for t in by_kind)}")
+
+
+class StoredAnswers:
+    """The response cache of a project database, read-only (what a coder's context gets)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def get(self, key: str) -> CacheEntry | None:
+        return cached_answer(self._conn, key)
