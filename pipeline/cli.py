@@ -192,12 +192,16 @@ def code(
 
 
 def _export(project: Project, fmt: str, out: Path | None, run_id: str | None, all_groundings: bool,
-            include_all: bool = False, accepted: bool = False) -> Path:
+            include_all: bool = False, accepted: bool = False, reviewer: str | None = None) -> Path:
     from pipeline.interchange.cli import default_export_path, export_codings, is_codings_export
     from pipeline.interchange.tabular import write_export
 
     if is_codings_export(fmt, all_groundings, include_all, accepted):  # checks the options fit together
-        return export_codings(project, fmt, out or default_export_path(project, fmt, accepted), run_id, include_all)
+        return export_codings(project, fmt, out or default_export_path(project, fmt, accepted), run_id, include_all,
+                              reviewer=reviewer)
+    if reviewer is not None:
+        raise PrecodeError("--reviewer applies to the codings exports: --format xlsx, or csv/jsonl with --accepted",
+                           hint="a run's suggestions are the machine's; add --accepted for one reviewer's codings")
     out = out or project.root / f"export.{fmt}"
     n = write_export(project, fmt, out, run_id, all_groundings)
     console.print(f"Wrote {n} coded quotes to [bold]{out}[/]")
@@ -215,6 +219,9 @@ def export(
         "--accepted", help="csv/jsonl: the accepted codings, one row per coding as in the xlsx, not the suggestions.")] = False,
     all_: Annotated[bool, typer.Option(
         "--all", help="qdpx/xlsx, csv/jsonl --accepted: every grounded suggestion, not only accepted ones.")] = False,
+    reviewer: Annotated[str | None, typer.Option(
+        "--reviewer", help="xlsx, csv/jsonl --accepted: only this reviewer's decisions and added codes "
+                           "(default: each suggestion's latest decision of anyone).")] = None,
     project: ProjectOption = None,
 ) -> None:
     """Write a run's suggestions (csv, jsonl) or its reviewed codings (REFI-QDA qdpx, Excel xlsx).
@@ -223,7 +230,7 @@ def export(
     codes reviewers added by hand, or with --all every grounded suggestion; csv/jsonl with
     --accepted hold the same rows as the xlsx. See docs/refi-qda.md.
     """
-    _export(find_project(project), format, out, run, include_ungrounded, all_, accepted)
+    _export(find_project(project), format, out, run, include_ungrounded, all_, accepted, reviewer=reviewer)
 
 
 @app.command()

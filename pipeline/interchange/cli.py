@@ -45,9 +45,13 @@ def default_export_path(project: Project, fmt: str, accepted: bool) -> Path:
     return project.root / (f"accepted.{fmt}" if accepted and fmt in TABLE_FORMATS else f"export.{fmt}")
 
 
-def export_codings(project: Project, fmt: str, out: Path, run_id: str | None, include_all: bool) -> Path:
+def export_codings(project: Project, fmt: str, out: Path, run_id: str | None, include_all: bool,
+                   reviewer: str | None = None) -> Path:
     """`precode export --format qdpx|xlsx` or `--format csv|jsonl --accepted`: accepted codings (the
     review's decisions and the codes reviewers added by hand), or with --all every grounded suggestion."""
+    if reviewer is not None and fmt == "qdpx":
+        raise PrecodeError("--reviewer applies to --format xlsx and csv/jsonl --accepted, not yet to qdpx",
+                           hint="export one reviewer's codings with: precode export --format xlsx --reviewer NAME")
     what = "codings (all grounded suggestions)" if include_all else "codings (accepted review decisions)"
     if fmt == "qdpx":
         from pipeline.interchange.qdpx_write import write_qdpx
@@ -59,12 +63,12 @@ def export_codings(project: Project, fmt: str, out: Path, run_id: str | None, in
     elif fmt == "xlsx":
         from pipeline.interchange.xlsx import write_xlsx
 
-        n = write_xlsx(project, out, run_id, include_all)
+        n = write_xlsx(project, out, run_id, include_all, reviewer)
         console.print(f"Wrote {n} {what} to [bold]{out}[/]")
     else:
         from pipeline.interchange.tabular import write_codings_table
 
-        n = write_codings_table(project, fmt, out, run_id, include_all)
+        n = write_codings_table(project, fmt, out, run_id, include_all, reviewer)
         console.print(f"Wrote {n} {what} to [bold]{out}[/]")
     if n == 0 and not include_all:
         err.print("[yellow]note[/] no suggestion of this run has an accepted review decision yet: review first, "

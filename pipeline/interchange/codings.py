@@ -22,7 +22,7 @@ from pipeline.decisions import Decision, current_decisions
 from pipeline.errors import PrecodeError
 from pipeline.models import Run, Suggestion, Transcript
 from pipeline.project import Project
-from pipeline.reviewed import accepted_codings, is_manual_run, manual_runs, run_transcript_ids
+from pipeline.reviewed import accepted_codings, is_manual_run, manual_runs, run_reviewers, run_transcript_ids
 
 CODING_COLUMNS = [
     "transcript", "transcript_version", "participant", "group", "site", "code_id", "code_label", "code_path",
@@ -70,17 +70,25 @@ class CodingSet(BaseModel):
         return sum(1 for c in self.codings if c.added_by_reviewer)
 
 
-def select_codings(project: Project, run_id: str | None = None, include_all: bool = False) -> CodingSet:
-    """The codings of a run (default: the latest completed run), in transcript and text order."""
+def select_codings(project: Project, run_id: str | None = None, include_all: bool = False,
+                   reviewer: str | None = None) -> CodingSet:
+    """The codings of a run (default: the latest completed run), in transcript and text order.
+
+    With `reviewer`, only that reviewer's decisions count (and only the codes they added), so two
+    reviewers' codings can be exported side by side instead of collapsing to whoever decided last.
+    """
     db = project.db
     run = db.run(run_id)
+    if reviewer is not None and reviewer not in (names := run_reviewers(db, run)):
+        raise PrecodeError(f"reviewer '{reviewer}' has no decision in run {run.id}",
+                           hint=f"reviewers of this run: {', '.join(names)}" if names else "review the run first")
     codebook = db.codebook(run.codebook_hash)
     chosen: list[tuple[Suggestion, Run, Decision | None, str, int | None, int | None]] = [
-        (a.suggestion, a.run, a.decision, a.code_id, a.start, a.end) for a in accepted_codings(db, run)
+        (a.suggestion, a.run, a.decision, a.code_id, a.start, a.end) for a in accepted_codings(db, run, reviewer)
     ]
     if include_all:
         taken = {c[0].id for c in chosen}
-        decisions = current_decisions(db, run.id)
+        decisions = current_decisions(db, run.id, reviewer)
         chosen += [(s, run, decisions.get(s.id), s.code_id, s.quote_start, s.quote_end)
                    for s in db.suggestions(run.id) if s.id not in taken]
     transcript_ids = run_transcript_ids(db, run.id) | {c[0].transcript_id for c in chosen}

@@ -78,7 +78,7 @@ def _cell(value):
 
 
 def write_codings_table(project: Project, fmt: str, out: Path, run_id: str | None = None,
-                        include_all: bool = False) -> int:
+                        include_all: bool = False, reviewer: str | None = None) -> int:
     """Write the accepted codings (with `include_all` every grounded suggestion too) as CSV or JSONL.
 
     Exactly the rows and columns of the XLSX export (`codings.coding_rows`), written atomically.
@@ -86,5 +86,5 @@ def write_codings_table(project: Project, fmt: str, out: Path, run_id: str | Non
     """
     _check_format(fmt)
     rows = [{k: _cell(row[k]) for k in CODING_COLUMNS} for row in coding_rows(select_codings(project, run_id,
-                                                                                             include_all))]
+                                                                                             include_all, reviewer))]
     return _write_table(out, fmt, CODING_COLUMNS, rows)

@@ -22,9 +22,10 @@ COLUMNS = CODING_COLUMNS
 _WIDTHS = {"quote": 80, "code_path": 50, "note": 30, "code_label": 30, "decision_time_utc": 20}
 
 
-def write_xlsx(project: Project, out: Path, run_id: str | None = None, include_all: bool = False) -> int:
+def write_xlsx(project: Project, out: Path, run_id: str | None = None, include_all: bool = False,
+               reviewer: str | None = None) -> int:
     """Write the workbook atomically; returns the number of codings written."""
-    rows = coding_rows(select_codings(project, run_id, include_all))
+    rows = coding_rows(select_codings(project, run_id, include_all, reviewer))
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "codings"
