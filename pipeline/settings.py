@@ -96,6 +96,14 @@ DEFAULT_PRICES = {  # list prices per 1M tokens when written; check your provide
     "gpt-4.1": {"input": 2.00, "output": 8.00, "cached_input": 0.50},
     "gpt-4.1-mini": {"input": 0.40, "output": 1.60, "cached_input": 0.10},
     "gpt-4.1-nano": {"input": 0.10, "output": 0.40, "cached_input": 0.025},
+    # reasoning models: hidden reasoning tokens are billed as output tokens
+    "o1": {"input": 15.00, "output": 60.00, "cached_input": 7.50},
+    "o3": {"input": 2.00, "output": 8.00, "cached_input": 0.50},
+    "o3-mini": {"input": 1.10, "output": 4.40, "cached_input": 0.55},
+    "o4-mini": {"input": 1.10, "output": 4.40, "cached_input": 0.275},
+    "gpt-5": {"input": 1.25, "output": 10.00, "cached_input": 0.125},
+    "gpt-5-mini": {"input": 0.25, "output": 2.00, "cached_input": 0.025},
+    "gpt-5-nano": {"input": 0.05, "output": 0.40, "cached_input": 0.005},
 }
 
 
@@ -121,6 +129,7 @@ class LLMSettings(_Section):
     proxy: str | None = Field(None, description="an HTTP proxy for the LLM endpoint; unset: none for loopback and "
                                                 "private endpoints, the environment's for others")
     min_evidence_words: int = Field(3, ge=1, description="a quote of fewer words is not evidence")
+    research_question: str = Field("", description="the study's research question, shown to the model by prompt code.v2")
     models: list[dict[str, Any]] = Field(default_factory=list, description="your own model profiles")
     servers: list[dict[str, Any]] = Field(default_factory=list, description="your own server profiles")
     context_tokens: int = Field(128_000, ge=1024, description="the model's context window; larger prompts are refused")

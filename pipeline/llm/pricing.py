@@ -4,15 +4,45 @@ Prices are US dollars per million tokens from `[llm.prices]`; a model matches it
 else the longest entry its name starts with ("gpt-4o-mini-2024-07-18" uses "gpt-4o-mini").
 Estimates count 4 characters per token, OpenAI's rule of thumb for English text; no tokenizer is
 needed, so `--dry-run` works offline for any model. Expect real counts within about ±20 %.
+`count_tokens` / `count_prompt_tokens` count exactly with an OpenAI BPE (o200k_base for gpt-4o,
+gpt-4.1, o-series and gpt-5; cl100k_base for gpt-4 and gpt-3.5, as the model profiles say) from the
+bpe-openai package, which ships the BPE files (tiktoken downloads them at run time, which an
+offline machine cannot); chat messages add OpenAI's documented 3 tokens each and 3 for the reply.
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
+from typing import Any
 
 from pipeline.settings import Price
 
 CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 3  # OpenAI chat format: <|start|>role ... <|end|>
+TOKENS_PER_REPLY = 3  # every reply is primed with <|start|>assistant<|message|>
+
+
+@lru_cache(maxsize=4)
+def _encoding(name: str) -> Any:
+    import bpe_openai  # loads its shipped BPE file (about a second for o200k_base)
+
+    return bpe_openai.get_encoding(name)
+
+
+def count_tokens(text: str, tokenizer: str | None) -> int:
+    """Tokens of `text` with the named BPE, or at `CHARS_PER_TOKEN` when there is none."""
+    if tokenizer is None:
+        return estimate_tokens(len(text))
+    return len(_encoding(tokenizer).encode_ordinary(text))
+
+
+def count_prompt_tokens(messages: list[dict[str, Any]], tokenizer: str | None) -> int:
+    """Prompt tokens of a chat request as OpenAI counts them (or at `CHARS_PER_TOKEN` without a tokenizer)."""
+    if tokenizer is None:
+        return estimate_tokens(sum(len(m.get("content") or "") for m in messages))
+    return sum(TOKENS_PER_MESSAGE + count_tokens(m.get("content") or "", tokenizer) + count_tokens(m["role"], tokenizer)
+               for m in messages) + TOKENS_PER_REPLY
 
 
 def find_price(model: str | None, prices: dict[str, Price]) -> Price | None:
