@@ -40,7 +40,6 @@ class QueueIndex:
         self.transcripts, self.transcript = _factorize(rows.transcript_ids)
         self.codes, self.code = _factorize(rows.code_ids)
         self.groundings, self.grounding = _factorize(rows.groundings)
-        self.segment_ids = rows.segment_ids
         self.score = np.array(rows.scores, dtype=np.float64)
         # orders: queue place → item, and item → place in that order
         self.order = {Order.position: np.arange(len(self.ids)),
@@ -48,6 +47,13 @@ class QueueIndex:
         self.rank = {key: np.argsort(order, kind="stable") for key, order in self.order.items()}
         self.status: dict[str, np.ndarray] = {}
         self.watermark = _max_decision_id(conn)
+        self._segment_ids: list[str] | None = None
+
+    def segment_ids(self, conn: sqlite3.Connection) -> list[str]:
+        """Each item's segment, in reading order (loaded on first use: only the passage walk needs it)."""
+        if self._segment_ids is None:
+            self._segment_ids = review_store.queue_segment_ids(conn, self.run_id)
+        return self._segment_ids
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -54,7 +54,7 @@ from pipeline.review.progress import progress
 from pipeline.review.queue import QueueIndex, ensure_queue
 from pipeline.store import decisions as decision_store
 from pipeline.store import review as review_store
-from pipeline.store.review import SuggestionRow
+from pipeline.store.review import SuggestionSpan
 
 REVIEWER_PATTERN = re.compile(r"^\w[\w .@'-]{0,63}$")
 
@@ -169,8 +169,8 @@ class ReviewSession:
         return scope_decision(self.conn, queue_filter.reviewer, suggestion_id)
 
     # -- decisions --------------------------------------------------------------------------------
-    def _suggestion(self, conn: sqlite3.Connection, suggestion_id: str) -> SuggestionRow:
-        row = review_store.suggestion_row(conn, suggestion_id)
+    def _suggestion(self, conn: sqlite3.Connection, suggestion_id: str) -> SuggestionSpan:
+        row = review_store.suggestion_span(conn, suggestion_id)
         if row is None or row.run_id not in (self.run.id, self._manual_run_id):
             raise NotFound(f"no suggestion '{suggestion_id}' in run {self.run.id}")
         return row
@@ -204,7 +204,7 @@ class ReviewSession:
             self._record(conn, row, decision)
         return self.item(suggestion_id)
 
-    def _record(self, conn: sqlite3.Connection, row: SuggestionRow, decision: DecisionIn) -> Decision:
+    def _record(self, conn: sqlite3.Connection, row: SuggestionSpan, decision: DecisionIn) -> Decision:
         """Check a decision against the suggestion and this reviewer's standing one, and append it."""
         suggestion_id = row.id
         action = Action(decision.action)
@@ -224,7 +224,7 @@ class ReviewSession:
             if decision.quote_start is not None or decision.quote_end is not None:
                 if decision.quote_start is None or decision.quote_end is None:
                     raise PrecodeError("fields 'quote_start'/'quote_end': give both ends of the span")
-                quote_start, quote_end = self._span(row.passage.start, row.passage.end, row.passage.text,
+                quote_start, quote_end = self._span(row.seg_start, row.seg_end, row.seg_text,
                                                     decision.quote_start, decision.quote_end)
             elif current is not None:
                 quote_start, quote_end = current.quote_start, current.quote_end
@@ -413,7 +413,7 @@ class ReviewSession:
         if self._passages is None or self._passages[3] is not queue:
             segs = review_store.participant_segments(self.conn, queue.transcripts)
             place = {s.id: i for i, s in enumerate(segs)}
-            of_item = np.array([place.get(sid, -1) for sid in queue.segment_ids], dtype=np.int64)
+            of_item = np.array([place.get(sid, -1) for sid in queue.segment_ids(self.conn)], dtype=np.int64)
             self._passages = (segs, place, of_item, queue)
         return self._passages[0], self._passages[1], self._passages[2]
 

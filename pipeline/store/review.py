@@ -257,18 +257,49 @@ class QueueRows:
     code_ids: list[str]
     scores: list[float]
     groundings: list[str]
-    segment_ids: list[str]
 
 
 def queue_rows(conn: sqlite3.Connection, run_id: str) -> QueueRows:
     rows = conn.execute(
-        "SELECT q.suggestion_id, q.uncertainty_rank, q.transcript_id, q.code_id, q.score, q.grounding, s.segment_id"
-        " FROM review_queue q JOIN suggestions s ON s.id = q.suggestion_id WHERE q.run_id = ? ORDER BY q.position",
-        (run_id,),
+        "SELECT suggestion_id, uncertainty_rank, transcript_id, code_id, score, grounding FROM review_queue"
+        " WHERE run_id = ? ORDER BY position", (run_id,),
     ).fetchall()
     return QueueRows(suggestion_ids=[r[0] for r in rows], uncertainty_ranks=[r[1] for r in rows],
                      transcript_ids=[r[2] for r in rows], code_ids=[r[3] for r in rows], scores=[r[4] for r in rows],
-                     groundings=[r[5] for r in rows], segment_ids=[r[6] for r in rows])
+                     groundings=[r[5] for r in rows])
+
+
+def queue_segment_ids(conn: sqlite3.Connection, run_id: str) -> list[str]:
+    """The segment of each suggestion in the run's queue, in queue order (for the passage walk)."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT s.segment_id FROM review_queue q JOIN suggestions s ON s.id = q.suggestion_id WHERE q.run_id = ?"
+        " ORDER BY q.position", (run_id,))]
+
+
+@dataclass(frozen=True)
+class SuggestionSpan:
+    """What checking a decision needs: the suggestion's run, code and span, and its segment's bounds and text."""
+
+    id: str
+    run_id: str
+    transcript_id: str
+    code_id: str
+    quote_start: int | None
+    quote_end: int | None
+    seg_start: int
+    seg_end: int
+    seg_text: str
+
+
+def suggestion_span(conn: sqlite3.Connection, suggestion_id: str) -> SuggestionSpan | None:
+    row = conn.execute(
+        "SELECT s.id, s.run_id, s.transcript_id, s.code_id, s.quote_start, s.quote_end, g.start, g.\"end\", g.text"
+        " FROM suggestions s JOIN segments g ON g.id = s.segment_id WHERE s.id = ?", (suggestion_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return SuggestionSpan(id=row[0], run_id=row[1], transcript_id=row[2], code_id=row[3], quote_start=row[4],
+                          quote_end=row[5], seg_start=row[6], seg_end=row[7], seg_text=row[8])
 
 
 def durable_writes(db: Database) -> None:
