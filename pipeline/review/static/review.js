@@ -821,19 +821,20 @@ function switchView(view) {
   writeHash();
 }
 
-function onFilterChange() {
+function onFilterChange(event) {
   const f = S.filter;
   f.transcript = $("f-transcript").value; f.code = $("f-code").value; f.status = $("f-status").value;
   f.reviewer = $("f-reviewer").value; f.min_score = $("f-min").value; f.max_score = $("f-max").value;
   f.grounding = $("f-grounding").value; f.order = $("f-order").value;
   $("q-reviewer").value = f.reviewer;
+  if (event && event.target && event.target.tagName === "SELECT") S.justFiltered = event.target;
   enqueue(() => go(null));
   refreshProgress();
 }
 
 function bindControls() {
   for (const id of ["f-transcript", "f-code", "f-status", "f-reviewer", "f-grounding", "f-order", "f-min", "f-max"]) $(id).addEventListener("change", onFilterChange);
-  $("q-reviewer").addEventListener("change", () => { $("f-reviewer").value = $("q-reviewer").value; onFilterChange(); });
+  $("q-reviewer").addEventListener("change", () => { $("f-reviewer").value = $("q-reviewer").value; onFilterChange(null); });
   for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => switchView(tab.dataset.view));
   for (const link of document.querySelectorAll("[data-goto]")) link.addEventListener("click", (e) => { e.preventDefault(); switchView(link.dataset.goto); });
   $("a-accept").addEventListener("click", () => enqueue(accept));
@@ -861,6 +862,10 @@ function bindControls() {
   $("pa-dismiss").addEventListener("click", () => enqueue(dismissProposal));
   $("pr-state").addEventListener("change", () => { S.proposalIndex = 0; enqueue(loadProposals); });
   $("help-btn").addEventListener("click", () => openDialog("help"));
+  $("filters-btn").addEventListener("click", () => document.body.classList.toggle("show-filters"));
+  document.addEventListener("mousedown", (e) => {  // a click outside the filter drawer closes it
+    if (!e.target.closest(".filters") && !e.target.closest("#filters-btn")) document.body.classList.remove("show-filters");
+  });
   for (const button of document.querySelectorAll("[data-close]")) button.addEventListener("click", closeDialog);
   $("overlay").addEventListener("mousedown", (e) => { if (e.target === $("overlay")) closeDialog(); });
   document.addEventListener("keydown", onKey);
@@ -877,17 +882,24 @@ function navigate(backwards) {
   return go(item ? item.id : null, backwards);
 }
 
-const OUR_KEYS = new Set([..."arcsmujkfdn?123456789", "Enter", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"]);
+const OUR_KEYS = new Set([..."arcsmujkfdn?123456789", "Enter", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", " ", "PageDown", "PageUp"]);
+const ACTION_KEYS = new Set([..."arcsmujkfdn?123"]);  // taken back from a filter that has just been changed
 
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
-  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName);
+  if (!S.dialog && S.justFiltered === event.target && ACTION_KEYS.has(event.key)) {
+    event.target.blur();  // the filter is set: the next letter is a review key, not a jump in the list
+  } else if (!S.dialog && !S.span && ["Enter", " "].includes(event.key) && ["BUTTON", "A", "SUMMARY"].includes(event.target.tagName)) {
+    return;  // a focused button (or link) does what Enter or Space on it always does
+  }
+  S.justFiltered = null;
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) && document.activeElement === event.target;
   if (typing) {  // a form field keeps its keys; a dialog still hears Enter, Esc and the arrows
     if (S.dialog && dialogHears(event)) {
       event.preventDefault();
       const key = { key: event.key, shiftKey: event.shiftKey, target: event.target };
       enqueue(() => dialogKey(key, true));
-    } else if (!S.dialog && event.key === "Escape") event.target.blur();
+    } else if (!S.dialog && event.key === "Escape") { event.target.blur(); document.body.classList.remove("show-filters"); }
     return;
   }
   // while earlier actions are still running, every plain key waits its turn (it may be meant for
@@ -929,7 +941,13 @@ function mainKey(event) {
   if (key === "?") return openDialog("help");
   if (key === "j") return navigate(false);
   if (key === "k") return navigate(true);
-  if (key === "f") { switchView("review"); $("f-status").focus(); return; }
+  if (key === "f") { switchView("review"); document.body.classList.add("show-filters"); $("f-status").focus(); return; }
+  if (key === " " || key === "PageDown" || key === "PageUp") {  // scroll a long passage (Shift+Space: back)
+    const scroller = S.view === "proposals" ? $("pp-scroll") : $("p-scroll");
+    const down = key === "PageDown" || (key === " " && !event.shiftKey);
+    scroller.scrollBy({ top: (down ? 1 : -1) * Math.max(40, scroller.clientHeight - 60), behavior: "instant" });
+    return;
+  }
   if (S.view === "proposals") {
     if (key === "a") return openAdopt();
     if (key === "d") return dismissProposal();
