@@ -102,11 +102,13 @@ def ingest(
 
 def _code(project: Project, codebook_ref: str, coder_name: str, level: str | None,
           transcripts: list[str] | None, threshold: float | None, top_k: int | None,
-          llm: LLMOptions | None = None, dry_run: bool = False):
+          llm: LLMOptions | None = None, dry_run: bool = False,
+          learned: dict[str, Any] | None = None):
     from pipeline.coders.base import CoderSettingsError
 
     try:
-        return _code_run(project, codebook_ref, coder_name, level, transcripts, threshold, top_k, llm, dry_run)
+        return _code_run(project, codebook_ref, coder_name, level, transcripts, threshold, top_k, llm, dry_run,
+                         learned)
     except CoderSettingsError as exc:  # a coder's error names settings; here they are worded with our flags
         from pipeline.llm.cli import with_flags
 
@@ -115,12 +117,14 @@ def _code(project: Project, codebook_ref: str, coder_name: str, level: str | Non
 
 def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str | None,
               transcripts: list[str] | None, threshold: float | None, top_k: int | None,
-              llm: LLMOptions | None, dry_run: bool):
+              llm: LLMOptions | None, dry_run: bool,
+              learned: dict[str, Any] | None = None):
     from pipeline.coders import make_coder
     from pipeline.coding import run_coder
 
     codebook = load_codebook(codebook_ref)
-    coder = make_coder(coder_name, project, threshold=threshold, top_k=top_k, llm=llm, dry_run=dry_run)
+    extra = {} if learned is None else {**learned, "codebook": codebook, "level": level}  # learned: trains now
+    coder = make_coder(coder_name, project, threshold=threshold, top_k=top_k, llm=llm, dry_run=dry_run, **extra)
     if dry_run:
         from pipeline.llm.cli import print_estimate
 
@@ -138,6 +142,10 @@ def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str |
     console.print(f"Run [bold]{run.id}[/]: {run.counts.get('suggestions', 0)} suggestions on "
                   f"{run.counts.get('segments_with_suggestions', 0)} of {run.counts.get('segments', 0)} segments "
                   f"({codebook.id}, level {run.level}, coder {run.coder})")
+    if coder_name == "learned":
+        from pipeline.learn.report import print_training_report
+
+        print_training_report(console, run)
     if coder_name == "llm":
         from pipeline.llm.cli import print_run_report
 
@@ -149,7 +157,7 @@ def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str |
 @app.command()
 def code(
     codebook: CodebookOption,
-    coder: Annotated[str, typer.Option(help="similarity (offline baseline, no LLM) | llm (a chat model; see docs/llm.md).")] = "similarity",
+    coder: Annotated[str, typer.Option(help="similarity (offline baseline, no LLM) | llm (a chat model; see docs/llm.md) | learned (learns from the codes people applied).")] = "similarity",
     level: Annotated[str | None, typer.Option(help="Tree level to code at: domain|subdomain|theme (QIF: "
                                                       "phase|step|activity) or leaf (codes with no children, the default).")] = None,
     transcript: Annotated[list[str] | None, typer.Option(help="Only these transcript names (repeatable).")] = None,
@@ -166,6 +174,10 @@ def code(
     propose_codes: Annotated[bool, typer.Option("--propose-codes", help="llm: let the model propose new codes, stored apart for review.")] = False,
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="llm: allow sending transcripts to a non-local endpoint.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="llm: estimate requests, tokens and cost; send nothing.")] = False,
+    from_coder: Annotated[list[str] | None, typer.Option(
+        "--from-coder", help="learned: learn from this coder's annotations (an imported .qdpx user; repeatable).")] = None,
+    single: Annotated[bool, typer.Option("--single", help="learned: one code per segment (single-label scheme).")] = False,
+    no_reviews: Annotated[bool, typer.Option("--no-reviews", help="learned: ignore review decisions as examples.")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Propose codes for every participant segment; the run and its suggestions are stored.
@@ -184,11 +196,16 @@ def code(
     elif dry_run or any(v not in (None, False) for v in values.values()):
         raise PrecodeError("--model, --base-url, --temperature, --samples, --batch-size, --concurrency, --candidates,"
                            " --exhaustive, --propose-codes, --allow-remote and --dry-run apply to --coder llm only")
+    learned = None
+    if coder == "learned":
+        learned = {"from_coder": from_coder or [], "single": single, "reviews": not no_reviews}
+    elif from_coder or single or no_reviews:
+        raise PrecodeError("--from-coder, --single and --no-reviews apply to --coder learned only")
     from pipeline.store.failures import report_interrupt
 
     proj = find_project(project)
     with report_interrupt(proj.db):  # Ctrl-C: say which run stopped and what it saved
-        _code(proj, codebook, coder, level, transcript, threshold, top_k, llm, dry_run)
+        _code(proj, codebook, coder, level, transcript, threshold, top_k, llm, dry_run, learned)
 
 
 def _export(project: Project, fmt: str, out: Path | None, run_id: str | None, all_groundings: bool,

@@ -22,6 +22,10 @@ DEFAULT_SPEAKER_PATTERNS = [
     r"^(?P<speaker>[A-Z][\w .'’\-]{0,38}?|[A-Z]{1,4}\s?\d{0,3}):\s+",
     # lower-case participant ids: pim-01: / p3: / int_02:
     r"^(?P<speaker>[a-z]{1,4}[-_]?\d{1,3}):\s+",
+    # Otter .txt: "Maria Gonzalez  0:12" (two spaces, then [h:]mm:ss) on its own line, the speech below
+    r"^(?P<speaker>[^\n:]{1,40}?) {2,}(?P<timestamp>(?:\d{1,2}:)?\d{1,2}:\d{2})[ \t]*$",
+    # Rev .txt: "Maria Gonzalez (00:12):" then the speech on the same or the next line
+    r"^(?P<speaker>[^\n:()]{1,40}?) \((?P<timestamp>(?:\d{1,2}:)?\d{1,2}:\d{2})\):[ \t]*",
 ]
 
 
@@ -32,7 +36,8 @@ class _Section(BaseModel):
 class IngestSettings(_Section):
     speaker_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_SPEAKER_PATTERNS))
     interviewer_labels: list[str] = Field(
-        default_factory=lambda: ["interviewer", "int", "i", "moderator", "facilitator", "researcher", "q"]
+        default_factory=lambda: ["interviewer", "int", "i", "moderator", "facilitator", "researcher", "q",
+                                 "intervjuare", "haastattelija", "moderaattori", "moderatorin", "interviewerin"]
     )
     interviewer_names: list[str] = Field(
         default_factory=list, description="names of the people who interview, as the transcripts label them "

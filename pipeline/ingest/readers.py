@@ -47,7 +47,7 @@ class ParsedTranscript:
     warnings: list[str] = field(default_factory=list)
 
 
-def metadata_from_mapping(data: dict, source: str) -> TranscriptMetadata:
+def metadata_from_mapping(data: dict[str, Any], source: str) -> TranscriptMetadata:
     if not isinstance(data, dict):
         raise PrecodeError("metadata must be a mapping of field: value", path=source)
     known = {k: str(v) for k, v in data.items() if k in _META_FIELDS and v not in (None, "")}
@@ -156,13 +156,13 @@ def read_srt(data: bytes, path: str, settings: IngestSettings) -> ParsedTranscri
                            hint="each cue needs a number, a '00:00:01,000 --> 00:00:02,000' line and text") from None
     if not subtitles:
         raise PrecodeError("the SubRip file has no cues", path=path)
-    time_warnings = []
+    time_warnings: list[str] = []
     bad_cues: set[int] = set()
-    timing_lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if "-->" in line]
-    for index, (line_no, line) in enumerate(timing_lines):
-        if any(_time_out_of_range(t) for t in _TIMESTAMP.findall(line)):
+    timing_lines = [(n, raw) for n, raw in enumerate(text.splitlines(), start=1) if "-->" in raw]
+    for index, (line_no, timing) in enumerate(timing_lines):
+        if any(_time_out_of_range(t) for t in _TIMESTAMP.findall(timing)):
             bad_cues.add(index)
-            time_warnings.append(f"line {line_no}: cue time '{line.strip()[:60]}' is out of range (minutes and "
+            time_warnings.append(f"line {line_no}: cue time '{timing.strip()[:60]}' is out of range (minutes and "
                                  "seconds must be below 60); the cue's speech is kept without its time")
     by_index = len(timing_lines) == len(subtitles)
     utterances = []
@@ -274,7 +274,7 @@ class _JsonTranscript(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: str
     version: int
-    metadata: dict = {}
+    metadata: dict[str, Any] = {}
     turns: list[_JsonTurn]
 
 

@@ -95,7 +95,7 @@ def infer_roles(text: str, turns: list[Turn], settings: IngestSettings,
         share = best.questions / total_q
         if share >= _MIN_QUESTION_SHARE and share - best.words / total_w >= _MIN_MARGIN:
             interviewer = best
-            evidence = counts(best) + " (asks most, speaks least)"
+            evidence = "asks most, speaks least: " + counts(best)
     if interviewer is None:
         candidates = [s for s in open_ if not _PARTICIPANT_LIKE.match(speaker_key(s.speaker))] or open_
         interviewer = candidates[0]
