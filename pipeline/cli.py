@@ -209,13 +209,14 @@ def code(
 
 
 def _export(project: Project, fmt: str, out: Path | None, run_id: str | None, all_groundings: bool,
-            include_all: bool = False, accepted: bool = False, reviewer: str | None = None) -> Path:
+            include_all: bool = False, accepted: bool = False, qdpx: dict | None = None,
+            reviewer: str | None = None) -> Path:
     from pipeline.interchange.cli import default_export_path, export_codings, is_codings_export
     from pipeline.interchange.tabular import write_export
 
     if is_codings_export(fmt, all_groundings, include_all, accepted):  # checks the options fit together
         return export_codings(project, fmt, out or default_export_path(project, fmt, accepted), run_id, include_all,
-                              reviewer=reviewer)
+                              **(qdpx or {}), reviewer=reviewer)
     if reviewer is not None:
         raise PrecodeError("--reviewer applies to the codings exports: --format xlsx, or csv/jsonl with --accepted",
                            hint="a run's suggestions are the machine's; add --accepted for one reviewer's codings")
@@ -236,6 +237,12 @@ def export(
         "--accepted", help="csv/jsonl: the accepted codings, one row per coding as in the xlsx, not the suggestions.")] = False,
     all_: Annotated[bool, typer.Option(
         "--all", help="qdpx/xlsx, csv/jsonl --accepted: every grounded suggestion, not only accepted ones.")] = False,
+    only_reviewed: Annotated[bool, typer.Option(
+        "--only-reviewed", help="qdpx: of precode's suggestions only the accepted ones (the default).")] = False,
+    coder: Annotated[list[str] | None, typer.Option(
+        "--coder", help="qdpx: only codings by this user (repeatable): an imported user, a reviewer or a machine user.")] = None,
+    no_machine: Annotated[bool, typer.Option(
+        "--no-machine", help="qdpx: leave precode's suggestions and decisions out (the imported project alone).")] = False,
     reviewer: Annotated[str | None, typer.Option(
         "--reviewer", help="xlsx, csv/jsonl --accepted: only this reviewer's decisions and added codes "
                            "(default: each suggestion's latest decision of anyone).")] = None,
@@ -243,11 +250,14 @@ def export(
 ) -> None:
     """Write a run's suggestions (csv, jsonl) or its reviewed codings (REFI-QDA qdpx, Excel xlsx).
 
-    qdpx and xlsx hold the accepted review decisions (with the reviewer's corrections) and the
-    codes reviewers added by hand, or with --all every grounded suggestion; csv/jsonl with
-    --accepted hold the same rows as the xlsx. See docs/refi-qda.md.
+    qdpx holds the whole project, no run needed: every source, the imported code tree, users,
+    codings, notes, variables and cases as they came, and precode's codings beside them. qdpx and
+    xlsx hold the accepted review decisions (with the reviewer's corrections) and the codes
+    reviewers added by hand, or with --all every grounded suggestion; csv/jsonl with --accepted
+    hold the same rows as the xlsx. See docs/refi-qda.md.
     """
-    _export(find_project(project), format, out, run, include_ungrounded, all_, accepted, reviewer=reviewer)
+    qdpx = {"coders": coder or [], "only_reviewed": only_reviewed, "machine": not no_machine}
+    _export(find_project(project), format, out, run, include_ungrounded, all_, accepted, qdpx, reviewer=reviewer)
 
 
 @app.command()
@@ -346,8 +356,8 @@ app.command()(review)
 from eval.cli import eval_command  # noqa: E402
 
 app.command("eval")(eval_command)
-from pipeline.interchange.cli import convert_codebook, import_qdpx  # noqa: E402
 from pipeline.ingest.cli import speakers_app  # noqa: E402
+from pipeline.interchange.cli import convert_codebook, import_qdpx  # noqa: E402
 
 app.add_typer(speakers_app, name="speakers")
 

@@ -46,20 +46,39 @@ def default_export_path(project: Project, fmt: str, accepted: bool) -> Path:
 
 
 def export_codings(project: Project, fmt: str, out: Path, run_id: str | None, include_all: bool,
+                   coders: list[str] | None = None, only_reviewed: bool = False, machine: bool = True,
                    reviewer: str | None = None) -> Path:
     """`precode export --format qdpx|xlsx` or `--format csv|jsonl --accepted`: accepted codings (the
-    review's decisions and the codes reviewers added by hand), or with --all every grounded suggestion."""
+    review's decisions and the codes reviewers added by hand), or with --all every grounded suggestion.
+
+    qdpx exports the whole project (no run needed): everything imported from QDA software, plus
+    the run's codings; `coders` keeps only codings by these users, `machine=False` leaves all of
+    precode's suggestions and decisions out, `only_reviewed` says the default (accepted only) aloud.
+    """
+    if fmt != "qdpx" and (coders or only_reviewed or not machine):
+        raise PrecodeError("--coder, --only-reviewed and --no-machine apply to --format qdpx",
+                           hint="export the whole project with: precode export --format qdpx")
+    if only_reviewed and include_all:
+        raise PrecodeError("--only-reviewed and --all contradict each other",
+                           hint="--only-reviewed (the default) exports accepted codings; --all every grounded one")
+    if not machine and (include_all or run_id):
+        raise PrecodeError("--no-machine leaves precode's suggestions out, so --all and --run have nothing to choose",
+                           hint="drop --all/--run, or drop --no-machine")
     if reviewer is not None and fmt == "qdpx":
         raise PrecodeError("--reviewer applies to --format xlsx and csv/jsonl --accepted, not yet to qdpx",
                            hint="export one reviewer's codings with: precode export --format xlsx --reviewer NAME")
     what = "codings (all grounded suggestions)" if include_all else "codings (accepted review decisions)"
     if fmt == "qdpx":
-        from pipeline.interchange.qdpx_write import write_qdpx
+        from pipeline.interchange.qdpx_write import ExportOptions, write_qdpx
 
-        summary = write_qdpx(project, out, run_id, include_all)
-        n = summary.codings
-        console.print(f"Wrote {summary.sources} transcripts and {n} {what} to [bold]{out}[/] "
-                      f"(REFI-QDA users: {', '.join(summary.users)})")
+        summary = write_qdpx(project, out, options=ExportOptions(run_id=run_id, include_all=include_all,
+                                                                 coders=coders or [], machine=machine))
+        n = summary.codings - summary.imported_codings
+        ours = f" and {n} {what} of run {summary.run_id}" if summary.run_id else " (no coding run of precode in it)"
+        console.print(f"Wrote {summary.sources} transcripts, {summary.imported_codings} imported coding(s) by people"
+                      f"{ours} to [bold]{out}[/] (REFI-QDA users: {', '.join(summary.users)})")
+        if summary.run_id is None:
+            return out
     elif fmt == "xlsx":
         from pipeline.interchange.xlsx import write_xlsx
 

@@ -105,11 +105,11 @@ def source_metadata(variables: dict[str, str]) -> TranscriptMetadata:
 
 
 def _store_source(project: Project, source: RefiTextSource, offsets: OffsetMap, qdpx: Path,
-                  used_names: set[str]) -> SourceResult:
+                  used_names: set[str], fresh_ids: set[str] | None = None) -> SourceResult:
     db, text = project.db, offsets.normalized
     name = transcript_name(source.name)
     match = store.transcript_with_text(db.conn, text, name)
-    if match is not None:
+    if match is not None and match.id not in (fresh_ids or set()):  # two sources of one file stay two
         used_names.add(match.name)
         return SourceResult(guid=source.guid, name=source.name, status=SourceStatus.matched,
                             transcript_id=match.id, transcript_name=match.name)
@@ -199,7 +199,8 @@ def import_qdpx(project: Project, qdpx: Path, codebook: str | None = None,
         with project.db.transaction():
             used_names: set[str] = set()
             for source in refi.sources:
-                result = _store_source(project, source, offsets[source.guid], qdpx, used_names)
+                fresh = {r.transcript_id for r in report.sources if r.status is not SourceStatus.matched}
+                result = _store_source(project, source, offsets[source.guid], qdpx, used_names, fresh)
                 _store_codings(project, refi, source, offsets[source.guid], result, mapping, f"qdpx:{qdpx.name}",
                                report)
                 report.sources.append(result)
