@@ -376,6 +376,7 @@ class LLMCoder:
         except (InvalidAnswer, RequestFailed) as exc:
             if isinstance(exc, RequestFailed):
                 http, retries, waited = http + exc.http_attempts, retries + exc.http_attempts - 1, waited + exc.waited
+                usage = usage + exc.abandoned  # prompt tokens of timed-out attempts, estimated
                 error = str(exc)
             else:
                 error = f"no valid answer after {reasks + 1} attempt(s): {exc}"

@@ -37,6 +37,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from pipeline.errors import PrecodeError
 from pipeline.llm.failures import Adaptation, FailFast, ServerError, adaptation, is_quota_error, quota_stop, server_error
+from pipeline.llm.pricing import count_prompt_tokens
 from pipeline.llm.profiles import RequestShape, resolve
 from pipeline.remote import check_endpoint_allowed, check_proxy_allowed, is_loopback, use_environment_proxy
 from pipeline.settings import LLMSettings
@@ -110,11 +111,13 @@ class MalformedResponse(Exception):
 class RequestFailed(Exception):
     """A request that failed for good (after its retries, or a 4xx that retrying cannot fix)."""
 
-    def __init__(self, message: str, http_attempts: int, waited: float = 0.0, status: int | None = None):
+    def __init__(self, message: str, http_attempts: int, waited: float = 0.0, status: int | None = None,
+                 abandoned: Usage | None = None):
         super().__init__(message)
         self.http_attempts = http_attempts
         self.waited = waited
         self.status = status
+        self.abandoned = abandoned or Usage()  # estimated prompt tokens of attempts that timed out
 
 
 def key_env(settings: LLMSettings) -> str:
@@ -312,7 +315,7 @@ class ChatClient:
     async def _send(self, kwargs: dict[str, Any]) -> ChatResult:
         s = self.settings
         waits: list[float] = []
-        attempts = 0
+        attempts = timeouts = 0
         try:
             async for attempt in AsyncRetrying(stop=stop_after_attempt(s.retries + 1), wait=self._wait(waits),
                                                retry=retry_if_exception(_retryable), reraise=True):
@@ -324,20 +327,34 @@ class ChatClient:
                         response = _Completion.model_validate(body)
                     except (ValueError, ValidationError) as exc:  # not JSON, or not a chat completion
                         raise MalformedResponse(f"the response is not a chat completion ({_first_line(exc)})") from None
+                    except openai.APITimeoutError:
+                        timeouts += 1  # the server had the prompt and may bill it: estimated below
+                        raise
         except openai.APIStatusError as exc:
             raise _Refused(exc, attempts, sum(waits)) from None
         except (openai.APIError, MalformedResponse) as exc:
             message = self.redact(_describe(exc))
             if attempts > 1:
                 message += f" (after {attempts} attempts)"
-            raise RequestFailed(message, attempts, sum(waits)) from None
+            abandoned = self._abandoned(kwargs, timeouts)
+            if abandoned.prompt_tokens:
+                message += f"; ~{abandoned.prompt_tokens} prompt tokens of timed-out attempts estimated"
+            raise RequestFailed(message, attempts, sum(waits), abandoned=abandoned) from None
         choice, used = response.choices[0], response.usage or _Usage()
         details = used.prompt_tokens_details or _PromptDetails()
         reasoning = (used.completion_tokens_details or _CompletionDetails()).reasoning_tokens or 0
         usage = Usage(prompt_tokens=used.prompt_tokens or 0, completion_tokens=used.completion_tokens or 0,
-                      cached_tokens=details.cached_tokens or 0, reasoning_tokens=reasoning)
+                      cached_tokens=details.cached_tokens or 0, reasoning_tokens=reasoning) + self._abandoned(kwargs,
+                                                                                                          timeouts)
         return ChatResult(content=choice.message.content, finish_reason=choice.finish_reason, usage=usage,
                           http_attempts=attempts, waited=sum(waits))
+
+
+    def _abandoned(self, kwargs: dict[str, Any], timeouts: int) -> Usage:
+        """Prompt tokens of attempts that timed out (the server may have processed and billed them), estimated."""
+        if not timeouts:
+            return Usage()
+        return Usage(prompt_tokens=timeouts * count_prompt_tokens(kwargs["messages"], self.shape.tokenizer))
 
 
 class _Refused(Exception):

@@ -104,3 +104,13 @@ def test_server_message_in_a_failed_segment_is_the_servers_own(stub, make_projec
     failures = [r[0] for r in project.db.conn.execute("SELECT error FROM llm_calls WHERE run_id = ? AND error IS NOT "
                                                       "NULL", (run.id,))]
     assert failures == ["HTTP 400: Model is unloaded."]
+
+
+def test_a_request_that_timed_out_records_its_estimated_prompt_tokens(stub, make_project):
+    stub.handler = GOOD
+    stub.push(Reply('{"segments": []}', delay=1.0))  # the first request times out once and is not retried
+    project = make_project(concurrency=1, retries=0, timeout=0.3)
+    run = code_llm(project)
+    rows = project.db.conn.execute("SELECT outcome, prompt_tokens FROM llm_calls WHERE run_id = ? ORDER BY id",
+                                   (run.id,)).fetchall()
+    assert [r[0] for r in rows] == ["failed", "ok"] and rows[0][1] > 100
