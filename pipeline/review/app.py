@@ -20,18 +20,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
+import os
 import secrets
 import threading
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 
+from pipeline.decisions import current_decisions
 from pipeline.errors import PrecodeError
 from pipeline.review.errors import Conflict, NotFound
 from pipeline.review.models import (
@@ -118,6 +122,45 @@ def allowed_hosts(host: str, port: int) -> Callable[[str], bool]:
             return True
         return False
     return ok
+
+
+PLACE_FILE = "review-places.json"
+PLACE_KEYS = ("transcript", "code", "status", "reviewer", "min_score", "max_score", "grounding", "order", "view", "item")
+
+
+class PlaceIn(BaseModel):
+    place: str = Field(max_length=4000, description="the page's URL fragment: filters, view and item")
+
+
+def _clean_place(place: str) -> str:
+    """Only the page's own keys, re-encoded (the fragment is stored and printed, never trusted as is)."""
+    pairs = [(k, v) for k, v in parse_qsl(place.lstrip("#"), keep_blank_values=False) if k in PLACE_KEYS]
+    return urlencode(pairs)
+
+
+def _places(session: ReviewSession) -> tuple[Path, dict[str, dict[str, str]]]:
+    path = session.project.root / PLACE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    return path, data if isinstance(data, dict) else {}
+
+
+def saved_place(session: ReviewSession) -> str:
+    """Where this reviewer left this run: '#filters&item=…' to append to the printed URL ('' if nowhere)."""
+    place = _places(session)[1].get(session.run.id, {}).get(session.reviewer, "")
+    place = _clean_place(place) if isinstance(place, str) else ""
+    return f"#{place}" if place else ""
+
+
+def save_place(session: ReviewSession, place: str) -> None:
+    path, data = _places(session)
+    run = data.get(session.run.id)
+    data[session.run.id] = {**(run if isinstance(run, dict) else {}), session.reviewer: _clean_place(place)}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0.0.1") -> FastAPI:
@@ -227,6 +270,21 @@ def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0
     def dismiss(proposal_id: str, form: DismissIn | None = None) -> ProposalView:
         return locked(lambda: session.dismiss(proposal_id, form.note if form else None))
 
+    @app.put("/api/place")
+    def place(request: PlaceIn) -> dict[str, str]:
+        """Remember where the page is (filters, view, item), so the URL printed after a restart returns there."""
+        locked(lambda: save_place(session, request.place))
+        return {"place": _clean_place(request.place)}
+
+    @app.get("/api/recent")
+    def recent(limit: Annotated[int, Query(ge=1, le=200)] = 30) -> list[Item]:
+        """My standing decisions on this run, the latest first (each can be undone on its own)."""
+        def latest() -> list[Item]:
+            standing = current_decisions(session.project.db, session.run.id, session.reviewer)
+            newest = sorted(standing.values(), key=lambda d: d.id or 0, reverse=True)[:limit]
+            return [session.item(d.suggestion_id) for d in newest]
+        return locked(latest)
+
     # -- passage-first and team review (engineer B; see docs/review.md "Team review") --
     @app.get("/api/passages")
     def passages(f: Annotated[PassageFilter, Query()], after: str | None = None,
@@ -246,8 +304,8 @@ def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0
         return locked(lambda: session.claim(request.transcript_id))
 
     @app.post("/api/claims/{transcript_id}/release")
-    def release(transcript_id: str) -> dict[str, str]:
-        locked(lambda: session.release(transcript_id))
+    def release(transcript_id: str, force: bool = False) -> dict[str, str]:
+        locked(lambda: session.release(transcript_id, force))
         return {"released": transcript_id}
 
     @app.get("/api/disagreements")

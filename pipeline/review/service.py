@@ -394,16 +394,16 @@ class ReviewSession:
                                                                 reviewer=self.reviewer, claimed_at=utcnow()))
         return next(c for c in self.claims() if c.transcript.id == transcript_id)
 
-    def release(self, transcript_id: str) -> None:
-        """Give back a transcript this reviewer claimed."""
+    def release(self, transcript_id: str, force: bool = False) -> None:
+        """Give back a transcript this reviewer claimed (`force`: someone else's, e.g. a colleague who left)."""
         info = self._transcript(transcript_id)
         with self.project.db.transaction() as conn:
             holder = review_store.claim_holder(conn, self.run.id, transcript_id)
             if holder is None:
                 raise Conflict(f"transcript '{info.name}' is not claimed")
-            if holder != self.reviewer:
+            if holder != self.reviewer and not force:
                 raise Conflict(f"transcript '{info.name}' is claimed by {holder}, not by {self.reviewer}",
-                               hint="only the reviewer who claimed it can release it")
+                               hint="ask them to release it, or release it for them with force")
             review_store.remove_claim(conn, self.run.id, transcript_id)
 
     # -- passage-first review ---------------------------------------------------------------------

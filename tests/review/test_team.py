@@ -49,6 +49,10 @@ def test_a_claimed_transcript_is_decided_by_its_claimant_only(project):
         bob.release(claim.transcript.id)
     alice.release(claim.transcript.id)
     bob.decide(first.id, DecisionIn(action="reject"))  # released: anyone may decide again
+    # a claim left behind (a colleague away) can be released for them, on purpose
+    alice.claim(claim.transcript.id)
+    bob.release(claim.transcript.id, force=True)
+    assert [c.reviewer for c in bob.claims()] == ["bob"]
     assert current_decisions(project.db, RUN_ID, "bob")[first.id].action.value == "reject"
 
 
