@@ -136,8 +136,14 @@ def main() -> None:
         project.settings.llm.provider = "openai-compatible"
         project.settings.llm.retries = 0
         nasss = load_codebook("nasss")
-        prompts = make_coder("llm", project, llm=options, dry_run=True).prompts(
-            nasss, nasss.at_level("leaf"), "leaf", select_segments(project))
+        coder, segments = make_coder("llm", project, llm=options, dry_run=True), select_segments(project)
+        try:  # the coder contract with a coding context (issue 9), or the older signature
+            from pipeline.coding import coding_context
+        except ImportError:
+            prompts = coder.prompts(nasss, nasss.at_level("leaf"), "leaf", segments)
+        else:
+            prompts = coder.prompts(segments, coding_context(project, "", nasss, nasss.at_level("leaf"), "leaf",
+                                                             segments))
         bare = bare_client(url, prompts, args.concurrency)
         live = timed_run(project, options)
         cached = timed_run(project, options)

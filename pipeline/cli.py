@@ -146,6 +146,12 @@ def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str |
         from pipeline.learn.report import print_training_report
 
         print_training_report(console, run)
+    if coder_name in ("similarity", "learned"):
+        from pipeline.coding import select_segments
+        from pipeline.learn.zeroshot import sparse_run_note
+
+        for line in sparse_run_note(project, run, codebook, select_segments(project, transcripts)):
+            console.print(escape(line), highlight=False)
     if coder_name == "llm":
         from pipeline.llm.cli import print_run_report
 
@@ -176,7 +182,7 @@ def code(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="llm: estimate requests, tokens and cost; send nothing.")] = False,
     from_coder: Annotated[list[str] | None, typer.Option(
         "--from-coder", help="learned: learn from this coder's annotations (an imported .qdpx user; repeatable).")] = None,
-    single: Annotated[bool, typer.Option("--single", help="learned: one code per segment (single-label scheme).")] = False,
+    single: Annotated[bool, typer.Option("--single", help="learned, similarity: one code per segment (single-label scheme).")] = False,
     no_reviews: Annotated[bool, typer.Option("--no-reviews", help="learned: ignore review decisions as examples.")] = False,
     project: ProjectOption = None,
 ) -> None:
@@ -199,8 +205,11 @@ def code(
     learned = None
     if coder == "learned":
         learned = {"from_coder": from_coder or [], "single": single, "reviews": not no_reviews}
+    elif coder == "similarity" and single and not (from_coder or no_reviews or top_k not in (None, 1)):
+        top_k = 1  # single-label: the nearest code that passes the threshold and margin
     elif from_coder or single or no_reviews:
-        raise PrecodeError("--from-coder, --single and --no-reviews apply to --coder learned only")
+        raise PrecodeError("--from-coder and --no-reviews apply to --coder learned only; --single to learned and similarity"
+                           " (where it means --top-k 1)")
     from pipeline.store.failures import report_interrupt
 
     proj = find_project(project)

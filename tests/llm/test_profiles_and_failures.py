@@ -69,6 +69,9 @@ def test_server_profiles_and_settings_override_in_order():
     assert resolve(LLMSettings(model="x", base_url="http://localhost:1234/v1", response_format="none")).response_format \
         == "none"
     assert not resolve(LLMSettings(model="gpt-4o", send_seed=False)).seed
+    mistral = resolve(LLMSettings(model="gpt-5", base_url="https://api.mistral.ai/v1"))  # server wins over model
+    assert mistral.token_param == "max_tokens" and not mistral.seed
+    assert not resolve(LLMSettings(model="mistral-large", base_url="https://x.services.ai.azure.com/models")).seed
     own = LLMSettings(model="my-reasoner", models=[{"match": "my-", "token_param": "max_completion_tokens",
                                                     "temperature": False}])
     assert resolve(own).token_param == "max_completion_tokens" and not resolve(own).temperature
