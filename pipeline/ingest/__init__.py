@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.errors import PrecodeError
 from pipeline.ingest.decode import decode_bytes
 from pipeline.ingest.readers import SUPPORTED_EXTENSIONS, metadata_from_mapping, read_transcript
-from pipeline.ingest.roles import describe, infer_roles
+from pipeline.ingest.roles import describe, infer_roles, refresh_roles
 from pipeline.models import Transcript, TranscriptMetadata
 from pipeline.project import Project
 from pipeline.segment import iter_segments
@@ -244,8 +244,10 @@ def ingest_file(project: Project, path: Path | Found, sidecar: TranscriptMetadat
     db = project.db
     existing = db.find_transcript_by_hash(name, sha)
     if existing:
+        # the file is the same, but the settings may not be: e.g. interviewer_names added since
+        note = refresh_roles(project, existing)
         return IngestResult(path=str(path), status=IngestStatus.unchanged, transcript_id=existing, name=name,
-                            message="unchanged since last ingest")
+                            message="unchanged since last ingest" + (f"; {note}" if note else ""))
     for other_id, other in db.transcripts_with_hash(sha):
         if other.endswith("/" + name) or name.endswith("/" + other):
             return IngestResult(path=str(path), status=IngestStatus.unchanged, transcript_id=other_id, name=other,

@@ -168,3 +168,27 @@ def set_speaker_role(project: Project, speaker: str, role: SegmentRole,
         raise PrecodeError(f"no speaker '{speaker}' in " + ("these transcripts" if transcript_names else "this project"),
                            hint="speakers: " + ", ".join(known[:12]) + (" …" if len(known) > 12 else ""))
     return changes
+
+
+def refresh_roles(project: Project, transcript_id: str) -> str:
+    """Re-infer an unchanged transcript's roles under the current settings (roles set by hand stay).
+
+    Returns a note for the ingest report when a role changed ('' when nothing did): the segments are
+    re-derived in place and the runs that coded the transcript are marked stale, as with
+    'precode speakers set'.
+    """
+    db = project.db
+    transcript = db.transcript(transcript_id)
+    stored = db.speakers(transcript_id)
+    by_key = {speaker_key(r.speaker): r for r in stored if r.source == "user"}
+    fresh = infer_roles(transcript.text, transcript.turns, project.settings.ingest, by_key)
+    old_roles = roles_by_speaker(stored)
+    changed = [r for r in fresh if old_roles.get(r.speaker) is not r.role]
+    if not changed:
+        return ""
+    with db.transaction() as conn:
+        db.set_speaker_roles(conn, transcript_id, fresh)
+        db.update_segment_roles(conn, rederive_roles(transcript.turns, db.segments([transcript_id]), roles_by_speaker(fresh)))
+        reason = "roles re-derived from the settings: " + ", ".join(f"'{r.speaker}' is now {r.role.value}" for r in changed)
+        stale = db.mark_runs_stale(conn, transcript_id, reason)
+    return reason + (f"; run(s) now stale: {', '.join(stale)}" if stale else "")

@@ -128,6 +128,7 @@ def test_interviewer_names_setting_wins_over_inference(tmp_path: Path):
     assert _roles(project, "team_interview_03")["Tomasz Nowak"] is SegmentRole.interviewer
 
 
+@pytest.mark.slow
 def test_changing_a_role_rederives_only_that_transcript_keeps_codes_and_marks_runs_stale(tmp_path: Path):
     project, _ = init_project(tmp_path / "p")
     ingest_paths(project, [FIXTURES / "teams", FIXTURES / "zoom"])
@@ -178,3 +179,37 @@ def test_speakers_command_lists_and_sets_roles(tmp_path: Path):
     assert "participant -> interviewer" in changed.output
     bad = runner.invoke(app, ["speakers", "set", "Nobody", "interviewer", "--project", str(project.root)])
     assert bad.exit_code != 0 and "no speaker 'Nobody'" in str(bad.exception or bad.output)
+
+
+def test_reingest_after_a_settings_change_updates_roles_of_unchanged_files(tmp_path: Path):
+    project, _ = init_project(tmp_path / "p")
+    ingest_paths(project, [FIXTURES / "teams"])
+    assert _roles(project, "team_interview_03")["Tomasz Nowak"] is SegmentRole.participant
+    project.settings.ingest.interviewer_names = ["Tomasz Nowak"]
+    project.settings.ingest.infer_interviewer = False
+    [again] = ingest_paths(project, [FIXTURES / "teams"])
+    assert again.status is IngestStatus.unchanged
+    assert "'Tomasz Nowak' is now interviewer" in again.message and "'Maria Gonzalez' is now participant" in again.message
+    assert _roles(project, "team_interview_03") == {"Maria Gonzalez": SegmentRole.participant,
+                                                    "Tomasz Nowak": SegmentRole.interviewer}
+    [t] = project.db.resolve_transcript_names(["team_interview_03"])
+    assert {s.speaker for s in project.db.segments([t.id], role=SegmentRole.participant)} == {"Maria Gonzalez"}
+    # and nothing changes on a third ingest
+    [third] = ingest_paths(project, [FIXTURES / "teams"])
+    assert third.message == "unchanged since last ingest"
+
+
+@pytest.mark.slow
+def test_exports_name_transcripts_by_their_relative_path(tmp_path: Path):
+    import csv
+
+    from pipeline.interchange.tabular import write_export
+
+    project, _ = init_project(tmp_path / "p")
+    ingest_paths(project, [FIXTURES / "sites"])
+    run_coder(project, make_coder("similarity", project, threshold=-1.0), load_codebook("nasss"))
+    out = tmp_path / "export.csv"
+    assert write_export(project, "csv", out) > 0
+    with out.open(encoding="utf-8-sig") as handle:
+        names = {row["transcript"] for row in csv.DictReader(handle)}
+    assert names == {"siteA/P01", "siteB/P01"}
