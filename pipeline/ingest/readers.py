@@ -17,6 +17,7 @@ from docx import Document
 from docx.oxml.ns import qn
 from docx.table import Table
 from docx.text.paragraph import Paragraph
+from lxml import etree
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.errors import PrecodeError
@@ -183,10 +184,15 @@ def read_docx(data: bytes, path: str, settings: IngestSettings) -> ParsedTranscr
         raise PrecodeError(f"not a readable Word .docx file ({type(exc).__name__})", path=path,
                            hint="open it in Word and save as .docx again") from None
     # body paragraphs, tables and text boxes in reading order; headers and footers stay out
-    text = normalize_text("\n".join(_docx_lines(document))).strip() + "\n"
+    lines = list(_docx_lines(document))
+    notes = _docx_notes(document)
+    text = normalize_text("\n".join(lines + ([""] if notes else []) + notes)).strip() + "\n"
     if not text.strip():
         raise PrecodeError("the Word document has no text", path=path)
     turns, warnings = find_turns(text, settings.speaker_patterns, settings.interviewer_labels)
+    if notes:
+        warnings = [f"{len(notes)} footnote/endnote paragraph(s) appended at the end of the text "
+                    "(Word keeps them apart from the body)", *warnings]
     props = document.core_properties
     return ParsedTranscript(text, turns, "docx", "docx", warnings=warnings,
                             metadata=TranscriptMetadata(date=props.created.date().isoformat() if props.created else None))
@@ -251,6 +257,23 @@ def _table_lines(table: Table) -> list[str]:
             lines.append(f"[{time.strip('[]()')}] {speaker}: {rest}" if time else f"{speaker}: {rest}")
         elif rest or speaker:
             lines.append(rest or speaker)
+    return lines
+
+
+def _docx_notes(document: Any) -> list[str]:
+    """Footnote and endnote text (python-docx has no API for it): '[footnote 2] text' lines."""
+    lines = []
+    for part in document.part.package.iter_parts():
+        kind = {"/word/footnotes.xml": "footnote", "/word/endnotes.xml": "endnote"}.get(str(part.partname))
+        if kind is None:
+            continue
+        root = etree.fromstring(part.blob)
+        for note in root.iter(qn(f"w:{kind}")):
+            if note.get(qn("w:type")) in ("separator", "continuationSeparator", "continuationNotice"):
+                continue
+            body = " ".join("".join(t.text or "" for t in p.iter(qn("w:t"))) for p in note.iter(qn("w:p"))).strip()
+            if body:
+                lines.append(f"[{kind} {note.get(qn('w:id'))}] {body}")
     return lines
 
 

@@ -168,3 +168,50 @@ def test_word_file_with_a_speaker_table_is_segmented_by_role(tmp_path: Path):
     ingest_paths(project, [make_word_transcript(tmp_path / "interview7.docx")])
     participant = project.db.segments(role=SegmentRole.participant)
     assert any(s.text.startswith("The table answer") and s.context == "And the alerts themselves?" for s in participant)
+
+
+_FOOTNOTES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<w:footnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+    '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+    '<w:footnote w:id="1"><w:p><w:r><w:t>P2 added later: the alerts were switched off at night.</w:t></w:r></w:p>'
+    '</w:footnote></w:footnotes>'
+)
+
+
+def test_word_footnotes_are_kept_with_a_warning(tmp_path: Path):
+    import zipfile
+
+    plain = make_word_transcript(tmp_path / "plain.docx")
+    path = tmp_path / "with_notes.docx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/word/footnotes.xml" ContentType="application/'
+                                    b'vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"/></Types>')
+            if item.filename == "word/_rels/document.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdFn" Type="http://schemas.openxmlformats.'
+                                    b'org/officeDocument/2006/relationships/footnotes" Target="footnotes.xml"/>'
+                                    b"</Relationships>")
+            dst.writestr(item, data)
+        dst.writestr("word/footnotes.xml", _FOOTNOTES)
+    parsed = read_transcript(path, IngestSettings())
+    assert "[footnote 1] P2 added later: the alerts were switched off at night." in parsed.text
+    assert any("footnote" in w for w in parsed.warnings)
+    assert "separator" not in parsed.text
+
+
+def test_explicit_metadata_naming_a_file_found_in_two_sites_is_refused_by_line(tmp_path: Path):
+    for site in ("siteA", "siteB"):
+        _two_files(tmp_path / "c" / site)
+    meta = tmp_path / "all.csv"
+    meta.write_text("file,group\nsiteA/P01.txt,HCP\nP02.txt,AI expert\n", encoding="utf-8")
+    project, _ = init_project(tmp_path / "p")
+    with pytest.raises(PrecodeError, match=r"line 3: 'P02.txt' matches 2 files \(siteA/P02.txt, siteB/P02.txt\)"):
+        ingest_paths(project, [tmp_path / "c"], meta)
+    meta.write_text("file,group\nsiteA/P01.txt,HCP\nsiteB/P02.txt,AI expert\n", encoding="utf-8")
+    results = ingest_paths(project, [tmp_path / "c"], meta)
+    groups = {t.name: t.metadata.group for t in project.db.current_transcripts()}
+    assert groups == {"siteA/P01": "HCP", "siteA/P02": None, "siteB/P01": None, "siteB/P02": "AI expert"}
+    assert not [r for r in results if r.path.endswith("all.csv")]
