@@ -50,11 +50,11 @@ def review(
 
         Tui(session, console).run()
         return
-    from pipeline.review.app import create_app, new_token
+    from pipeline.review.app import create_app, new_token, saved_place
 
     sock = bind_socket(host, port)
     token = new_token()
-    url = review_url(sock, token)
+    url = review_url(sock, token) + saved_place(session)  # back where this reviewer left off
     app = create_app(session, token, sock.getsockname()[1], sock.getsockname()[0])
     console.print(f"Open [bold]{url}[/]", soft_wrap=True, highlight=False)
     if not is_loopback_host(host):

@@ -119,3 +119,15 @@ def test_a_port_in_use_is_reported(project):
     finally:
         taken.close()
     assert done.returncode == 2 and "cannot listen" in done.stderr and "choose another port" in done.stderr
+
+
+def test_the_printed_url_returns_to_the_reviewers_place(project):
+    from pipeline.review.app import save_place
+    from pipeline.review.service import ReviewSession
+
+    save_place(ReviewSession.open(project, RUN_ID, "gina"), "status=all&code=adopters.staff&item=abc&evil=<x>")
+    project.close()
+    proc, url, _ = _start(project, "--reviewer", "gina", "--no-browser")
+    proc.terminate()
+    proc.wait(10)
+    assert url.endswith("#status=all&code=adopters.staff&item=abc") and "evil" not in url, url

@@ -110,3 +110,92 @@ def test_space_scrolls_a_long_passage(open_page):
     assert down > 100
     page.keyboard.press("Shift+ ")
     assert scroller.evaluate("e => e.scrollTop") < down
+
+
+def test_recent_decisions_any_of_them_undone(open_page, server, shots):  # noqa: F811
+    from pipeline.decisions import Action, current_decisions
+
+    page = open_page(1280, 800)
+    decided = []
+    for key in ("a", "a", "r"):
+        decided.append(page.evaluate("S.current.item.id"))
+        page.keyboard.press(key)
+        if key == "r":
+            page.keyboard.press("Enter")
+        expect(page.locator("#progress-text")).to_contain_text(f"{len(decided)} / ")
+    page.keyboard.press("h")
+    rows = page.locator("#recent-list li")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("Rejected")
+    snap(page, shots, "16-recent-decisions")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("u")  # the oldest: the first accept
+    expect(rows).to_have_count(2)
+    state = current_decisions(server.reader.project.db, server.session.run.id, "alice")
+    assert decided[0] not in state and state[decided[1]].action is Action.accept
+    assert state[decided[2]].action is Action.reject
+    rows.nth(0).locator("button").click()  # the reject, by mouse
+    expect(rows).to_have_count(1)
+    assert set(current_decisions(server.reader.project.db, server.session.run.id, "alice")) == {decided[1]}
+    page.keyboard.press("Enter")  # show the one left
+    expect(page.locator("#overlay")).to_be_hidden()
+    assert page.evaluate("S.current.item.id") == decided[1]
+
+
+def test_a_stale_tab_does_not_override_another(open_page, server):
+    from pipeline.decisions import Action, current_decisions
+
+    stale = open_page(1280)
+    fresh = stale.context.new_page()
+    fresh.goto(server.url + "/")
+    expect(fresh.locator("#p-text")).not_to_be_empty()
+    sid = stale.evaluate("S.current.item.id")
+    assert fresh.evaluate("S.current.item.id") == sid
+    fresh.keyboard.press("a")
+    expect(fresh.locator("#toast")).to_contain_text("Accepted")
+    stale.bring_to_front()
+    stale.keyboard.press("r")
+    stale.keyboard.press("Enter")
+    expect(stale.locator("#toast")).to_contain_text("changed since it was shown")
+    expect(stale.locator("#decision-status")).to_contain_text("Accepted")  # what stands now is on screen
+    assert current_decisions(server.reader.project.db, server.session.run.id, "alice")[sid].action is Action.accept
+
+
+def test_the_place_and_filters_survive_a_restart(browser, project):  # noqa: F811
+    from pipeline.review.app import saved_place
+
+    from .conftest import start_server, stop_server
+
+    srv, handle = start_server(project, "alice")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{srv.url}/?token={srv.token}")
+    expect(page.locator("#p-text")).not_to_be_empty()
+    page.keyboard.press("f")
+    page.select_option("#f-code", "adopters.relationships")
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(page.locator("#p-place")).to_contain_text("3 of ")
+    sid = page.evaluate("S.current.item.id")
+    for _ in range(100):
+        if f"item={sid}" in saved_place(srv.session):
+            break
+        page.wait_for_timeout(50)
+    context.close()
+    stop_server(handle)
+
+    again, handle = start_server(project, "alice")  # a new port and a new token, as after a restart
+    try:
+        printed = f"{again.url}/?token={again.token}{saved_place(again.session)}"  # what the CLI prints
+        assert "code=adopters.relationships" in printed and f"item={sid}" in printed
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(printed)
+        expect(page.locator("#p-place")).to_contain_text("3 of ")
+        assert page.evaluate("S.current.item.id") == sid
+        expect(page.locator("#f-code")).to_have_value("adopters.relationships")
+        context.close()
+    finally:
+        stop_server(handle)

@@ -186,7 +186,10 @@ function writeHash() {
   const item = S.current && S.current.item;
   const params = query({ ...S.filter, status: S.filter.status === "pending" ? "" : S.filter.status, order: S.filter.order === "position" ? "" : S.filter.order, view: S.view === "review" ? "" : S.view, item: item ? item.id : "" });
   history.replaceState(null, "", params ? "#" + params : location.pathname);
+  clearTimeout(placeTimer);  // remembered by the server too: the URL it prints after a restart comes back here
+  placeTimer = setTimeout(() => api("PUT", "/api/place", { place: params }).catch(() => {}), 400);
 }
+let placeTimer = null;
 
 // -- the queue -----------------------------------------------------------------------------------
 async function go(after, backwards = false) {
@@ -402,7 +405,15 @@ function renderStatus(item) {
 // -- decisions -----------------------------------------------------------------------------------
 async function decide(body, advance) {
   const item = S.current.item;
-  const updated = await api("POST", `/api/items/${encodeURIComponent(item.id)}/decisions`, body);
+  let updated;
+  try {  // `seen`: refused if another tab or reviewer decided this item since it was shown here
+    updated = await api("POST", `/api/items/${encodeURIComponent(item.id)}/decisions`, { ...body, seen: item.version ?? null });
+  } catch (e) {
+    if (e.status !== 409) throw e;
+    await reloadCurrent();  // show what stands now; the reviewer decides again knowingly
+    toast(`Not saved: ${e.message}`, true);
+    return;
+  }
   refreshProgress();
   if (advance) await go(item.id);
   else await reloadCurrent();
@@ -428,6 +439,58 @@ async function removeAdded(other) {
   refreshProgress();
   await reloadCurrent();
   toast(`Removed your code ${other.label}`);
+}
+
+// -- recent decisions: any of them can be undone -------------------------------------------------
+const RECENT = 40;
+async function openRecent() {
+  S.recent = { items: await api("GET", `/api/recent?limit=${RECENT}`), active: 0 };
+  renderRecent();
+  openDialog("recent");
+}
+function renderRecent() {
+  const { items, active } = S.recent;
+  const list = $("recent-list");
+  list.replaceChildren(...items.map((it, i) => el("li", {
+    class: i === active ? "active" : "", title: it.mine.note ? `Note: ${it.mine.note}` : "",
+    onclick: () => enqueue(() => showRecent(i)),
+  },
+  el("span", { class: "when" }, clock(it.mine.at)),
+  el("strong", { class: `what ${it.mine.outcome || ""}` }, describeDecision(it.mine)),
+  el("span", { class: "code" }, it.code.label),
+  el("span", { class: "where" }, `${it.transcript.name} · passage ${it.segment.index + 1}`),
+  el("button", { class: "btn small ghost", title: "Undo this decision", onclick: (e) => { e.stopPropagation(); enqueue(() => undoRecent(i)); } }, "Undo"))));
+  $("recent-empty").hidden = items.length > 0;
+  const current = list.children[active];
+  if (current) current.scrollIntoView({ block: "nearest" });
+}
+async function showRecent(i) {
+  const it = S.recent.items[i];
+  if (!it) return;
+  closeDialog();
+  if (S.view !== "review") switchView("review");
+  show(await api("GET", `/api/queue/locate/${encodeURIComponent(it.id)}?${query(S.filter)}`));
+}
+async function undoRecent(i) {
+  const it = S.recent.items[i];
+  if (!it) return;
+  const result = await api("POST", `/api/items/${encodeURIComponent(it.id)}/undo`);
+  refreshProgress();
+  S.recent.items = await api("GET", `/api/recent?limit=${RECENT}`);
+  S.recent.active = Math.min(S.recent.active, Math.max(0, S.recent.items.length - 1));
+  renderRecent();
+  if (S.current && S.current.item) await reloadCurrent();
+  toast(`Undone: ${describeDecision(result.undone)} · ${it.code.label}`);
+}
+function recentKey(event) {
+  const n = S.recent.items.length;
+  if (!n) return event.key === "Enter" ? closeDialog() : undefined;
+  if (event.key === "ArrowDown" || event.key === "j") S.recent.active = (S.recent.active + 1) % n;
+  else if (event.key === "ArrowUp" || event.key === "k") S.recent.active = (S.recent.active + n - 1) % n;
+  else if (event.key === "Enter") return showRecent(S.recent.active);
+  else if (event.key === "u") return undoRecent(S.recent.active);
+  else return;
+  renderRecent();
 }
 
 // -- quote span ----------------------------------------------------------------------------------
@@ -862,6 +925,7 @@ function bindControls() {
   $("pa-dismiss").addEventListener("click", () => enqueue(dismissProposal));
   $("pr-state").addEventListener("change", () => { S.proposalIndex = 0; enqueue(loadProposals); });
   $("help-btn").addEventListener("click", () => openDialog("help"));
+  $("recent-btn").addEventListener("click", () => enqueue(openRecent));
   $("filters-btn").addEventListener("click", () => document.body.classList.toggle("show-filters"));
   document.addEventListener("mousedown", (e) => {  // a click outside the filter drawer closes it
     if (!e.target.closest(".filters") && !e.target.closest("#filters-btn")) document.body.classList.remove("show-filters");
@@ -882,8 +946,8 @@ function navigate(backwards) {
   return go(item ? item.id : null, backwards);
 }
 
-const OUR_KEYS = new Set([..."arcsmujkfdn?123456789", "Enter", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", " ", "PageDown", "PageUp"]);
-const ACTION_KEYS = new Set([..."arcsmujkfdn?123"]);  // taken back from a filter that has just been changed
+const OUR_KEYS = new Set([..."arcsmujkfdnh?123456789", "Enter", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", " ", "PageDown", "PageUp"]);
+const ACTION_KEYS = new Set([..."arcsmujkfdnh?123"]);  // taken back from a filter that has just been changed
 
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -927,6 +991,7 @@ function dialogKey(event, typing) {
   if (S.dialog === "bulk" && event.key === "Enter") return confirmBulk();
   if (S.dialog === "adopt" && event.key === "Enter" && event.target.tagName !== "TEXTAREA") return confirmAdopt();
   if (S.dialog === "help" && event.key === "Enter") { closeDialog(); return; }
+  if (S.dialog === "recent") return recentKey(event);
   return "native";
 }
 
@@ -939,6 +1004,7 @@ function mainKey(event) {
   const views = { 1: "review", 2: "proposals", 3: "quality" };
   if (views[key]) return switchView(views[key]);
   if (key === "?") return openDialog("help");
+  if (key === "h") return openRecent();
   if (key === "j") return navigate(false);
   if (key === "k") return navigate(true);
   if (key === "f") { switchView("review"); document.body.classList.add("show-filters"); $("f-status").focus(); return; }
