@@ -42,6 +42,7 @@ from pipeline.llm.answer import Answer, InvalidAnswer, answer_schema, parse_answ
 from pipeline.llm.cache import cache_entry, cache_key
 from pipeline.llm.checks import CheckedProposal, CheckedSegment, check_segment
 from pipeline.llm.client import ChatClient, RequestFailed, Usage, preflight
+from pipeline.llm.failures import adaptation_rows
 from pipeline.llm.pricing import cost_usd, estimate_tokens, find_price
 from pipeline.llm.profiles import resolve
 from pipeline.llm.prompt import SegmentView, lead_ins, load_prompt, shorten_context
@@ -320,6 +321,7 @@ class LLMCoder:
                      if sample not in batch.outcomes)
         loop = asyncio.new_event_loop()
         client = ChatClient(self.settings)
+        adapted = 0
         active: dict[asyncio.Task, tuple[_Batch, int]] = {}
 
         def top_up() -> None:
@@ -334,6 +336,9 @@ class LLMCoder:
                 results = [(*active.pop(task), task.result()) for task in finished]  # a fatal error raises here
                 top_up()
                 loop.run_until_complete(asyncio.sleep(0))  # the new requests start before the answers are stored
+                if len(client.adaptations) > adapted:  # parameters the server refused: stored with the run
+                    yield CodedBatch(records=adaptation_rows(context.run_id, client.adaptations[adapted:]))
+                    adapted = len(client.adaptations)
                 for batch, sample, outcome in results:
                     batch.outcomes[sample] = outcome
                     if len(batch.outcomes) == self.settings.samples:

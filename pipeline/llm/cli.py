@@ -71,8 +71,13 @@ def print_run_report(console: Console, project: Project, run: Run) -> bool:
     table = Table("LLM run", "", show_header=True)
     table.add_row("requests", f"{r.calls} to the model, {r.cache_hits} from the cache, {r.failed_calls} failed")
     table.add_row("retries / re-asks", f"{r.retries} HTTP retries, {r.reasks} re-asks after invalid answers")
+    reasoning = project.db.conn.execute("SELECT COALESCE(SUM(reasoning_tokens), 0) FROM llm_calls WHERE run_id = ?",
+                                        (run.id,)).fetchone()[0]
     table.add_row("tokens", f"{r.prompt_tokens:,} prompt ({r.cached_tokens:,} cached by the provider), "
-                            f"{r.completion_tokens:,} completion")
+                            f"{r.completion_tokens:,} completion" + (f" ({reasoning:,} of them reasoning)" if reasoning else ""))
+    for parameter, change, reason in project.db.conn.execute(
+            "SELECT parameter, change, reason FROM llm_adaptations WHERE run_id = ? ORDER BY id", (run.id,)):
+        table.add_row(f"refused: {parameter}", escape(f"now {change} (the server said: {reason})"))
     cost = _money(r.cost_usd, run.model or "")
     if r.cost_usd is not None and r.unpriced_calls:
         cost += f" (+{r.unpriced_calls} calls without a price)"

@@ -27,6 +27,7 @@ from typing import Any
 
 from pipeline.errors import PrecodeError
 from pipeline.llm.profiles import RequestShape
+from pipeline.store.llm import AdaptationRow
 
 
 @dataclass
@@ -132,6 +133,10 @@ class Adaptation:
     parameter: str
     change: str  # what precode now sends instead
     reason: str  # the server's message
+
+
+def adaptation_rows(run_id: str, adaptations: list[Adaptation]) -> list[AdaptationRow]:
+    return [AdaptationRow(run_id=run_id, parameter=a.parameter, change=a.change, reason=a.reason) for a in adaptations]
 
 
 def _mentions(error: ServerError, name: str) -> bool:

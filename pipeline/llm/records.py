@@ -42,7 +42,7 @@ def call_row(run_id: str, call: CallRecord) -> CallRow:
                    outcome=call.outcome, http_attempts=call.http_attempts, retries=call.retries, reasks=call.reasks,
                    prompt_tokens=call.usage.prompt_tokens, completion_tokens=call.usage.completion_tokens,
                    cached_tokens=call.usage.cached_tokens, cost_usd=call.cost_usd, seconds=call.seconds,
-                   waited_seconds=call.waited, error=call.error)
+                   waited_seconds=call.waited, error=call.error, reasoning_tokens=call.usage.reasoning_tokens)
 
 
 def rejection_rows(run_id: str, rejections: Iterable[Rejection]) -> list[RejectionRow]:

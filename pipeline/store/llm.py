@@ -46,6 +46,16 @@ class CallRow(BaseModel):
     seconds: float | None = None
     waited_seconds: float = 0.0
     error: str | None = None
+    reasoning_tokens: int = 0  # of completion_tokens: a reasoning model's hidden reasoning
+
+
+class AdaptationRow(BaseModel):
+    """A parameter the endpoint refused, and what the run's requests send instead (issue 11)."""
+
+    run_id: str
+    parameter: str
+    change: str
+    reason: str
 
 
 class RejectionRow(BaseModel):
@@ -100,7 +110,7 @@ class ProposalRecord(BaseModel):
     rationale: str | None
 
 
-LLMRecord = CacheEntry | CallRow | RejectionRow | SampleRow | ProvenanceRow | ProposalRecord
+LLMRecord = CacheEntry | CallRow | RejectionRow | SampleRow | ProvenanceRow | ProposalRecord | AdaptationRow
 
 
 def cached_answer(conn: sqlite3.Connection, key: str) -> CacheEntry | None:
@@ -126,12 +136,19 @@ def insert_calls(conn: sqlite3.Connection, calls: Sequence[CallRow]) -> None:
     now = utcnow().isoformat()
     conn.executemany(
         "INSERT INTO llm_calls (run_id, cache_key, segment_ids_json, sample, outcome, http_attempts, retries, reasks,"
-        " prompt_tokens, completion_tokens, cached_tokens, cost_usd, seconds, waited_seconds, error, created_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " prompt_tokens, completion_tokens, cached_tokens, cost_usd, seconds, waited_seconds, error, created_at,"
+        " reasoning_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [(c.run_id, c.cache_key, json.dumps(c.segment_ids), c.sample, c.outcome, c.http_attempts, c.retries, c.reasks,
-          c.prompt_tokens, c.completion_tokens, c.cached_tokens, c.cost_usd, c.seconds, c.waited_seconds, c.error, now)
+          c.prompt_tokens, c.completion_tokens, c.cached_tokens, c.cost_usd, c.seconds, c.waited_seconds, c.error, now,
+          c.reasoning_tokens)
          for c in calls],
     )
+
+
+def insert_adaptations(conn: sqlite3.Connection, rows: Sequence[AdaptationRow]) -> None:
+    now = utcnow().isoformat()
+    conn.executemany("INSERT INTO llm_adaptations (run_id, parameter, change, reason, created_at) VALUES (?,?,?,?,?)",
+                     [(r.run_id, r.parameter, r.change, r.reason, now) for r in rows])
 
 
 def insert_rejections(conn: sqlite3.Connection, rows: Sequence[RejectionRow]) -> None:
@@ -185,6 +202,7 @@ def write_records(conn: sqlite3.Connection, records: Iterable[LLMRecord]) -> Non
     insert_provenance(conn, [r for r in of(ProvenanceRow) if isinstance(r, ProvenanceRow)])
     insert_proposals(conn, [r for r in of(ProposalRecord) if isinstance(r, ProposalRecord)])
     insert_samples(conn, [r for r in of(SampleRow) if isinstance(r, SampleRow)])
+    insert_adaptations(conn, [r for r in of(AdaptationRow) if isinstance(r, AdaptationRow)])
     if by_kind:
         raise TypeError(f"no table for records of type {', '.join(t.__name__ for t in by_kind)}")
 

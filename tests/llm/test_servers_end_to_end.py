@@ -114,3 +114,38 @@ def test_a_request_that_timed_out_records_its_estimated_prompt_tokens(stub, make
     rows = project.db.conn.execute("SELECT outcome, prompt_tokens FROM llm_calls WHERE run_id = ? ORDER BY id",
                                    (run.id,)).fetchall()
     assert [r[0] for r in rows] == ["failed", "ok"] and rows[0][1] > 100
+
+
+def test_what_the_server_refused_is_recorded_in_the_run_and_printed(stub, make_project):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    stub.server, stub.handler = servers.gemini_openai, GOOD
+    project = make_project(concurrency=1)
+    result = CliRunner().invoke(app, ["code", "-c", "nasss", "--coder", "llm", "-p", str(project.root)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    (run,) = project.db.runs()
+    rows = project.db.conn.execute("SELECT parameter, change, reason FROM llm_adaptations WHERE run_id = ?",
+                                   (run.id,)).fetchall()
+    assert [tuple(r) for r in rows] == [("seed", "not sent", 'Invalid JSON payload received. Unknown name "seed": '
+                                                             "Cannot find field.")]
+    assert "refused: seed" in result.output and "Unknown name" in result.output
+
+
+def test_reasoning_tokens_are_recorded_and_shown(stub, make_project):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    def reasoning(body):
+        reply = GOOD(body)
+        return Reply(reply.content, reasoning_tokens=200)
+    stub.handler = reasoning
+    project = make_project(model="o4-mini")
+    result = CliRunner().invoke(app, ["code", "-c", "nasss", "--coder", "llm", "-p", str(project.root)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    (total,) = project.db.conn.execute("SELECT SUM(reasoning_tokens) FROM llm_calls").fetchone()
+    assert total == 400 and "400 of them reasoning" in result.output
