@@ -21,11 +21,14 @@ coder's pairs; alpha handles it) or *absent* (counted as coded with no code).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from eval.inputs import Problem, SpanCoding, SpanInput, UnitCoding
+from eval.inputs import Problem, SpanCoding, SpanInput, UnitCoding, UnitTable
 from pipeline.errors import PrecodeError
 from pipeline.models import Segment, Transcript
 
@@ -70,7 +73,7 @@ class Aligned:
     sources: dict[str, str] = field(default_factory=dict)  # code -> where it was first applied
 
 
-def _first_sources(codings: list) -> dict[str, str]:
+def _first_sources(codings: list[Any]) -> dict[str, str]:
     sources: dict[str, str] = {}
     for c in codings:
         if c.code is not None:
@@ -103,26 +106,55 @@ def _missing_text(missing: str, what: str) -> str:
 
 
 # -- segment-level files ------------------------------------------------------------------------------
-def align_units(codings: list[UnitCoding], universe: list[str] | None = None, missing: str = "absent") -> Aligned:
-    """Presence over the unit ids of segment-level files (the universe: `universe`, else every unit named)."""
+def _unit_columns(codings: Sequence[UnitCoding] | Sequence[UnitTable]) -> tuple[
+        list[str], list[str], list[str | None], Callable[[int], str]]:
+    """(unit, coder, code, source of row i) of row objects or of column tables."""
+    if codings and all(isinstance(c, UnitTable) for c in codings):
+        tables = [t for t in codings if isinstance(t, UnitTable)]
+        starts = np.cumsum([0] + [len(t) for t in tables])
+
+        def table_source(i: int) -> str:
+            k = int(np.searchsorted(starts, i, side="right")) - 1
+            return tables[k].source(i - int(starts[k]))
+
+        return ([u for t in tables for u in t.unit], [c for t in tables for c in t.coder],
+                [k for t in tables for k in t.code], table_source)
+    rows = [c for c in codings if isinstance(c, UnitCoding)]
+    return [c.unit for c in rows], [c.coder for c in rows], [c.code for c in rows], lambda i: rows[i].source
+
+
+def align_units(codings: Sequence[UnitCoding] | Sequence[UnitTable], universe: list[str] | None = None,
+                missing: str = "absent") -> Aligned:
+    """Presence over the unit ids of segment-level files (the universe: `universe`, else every unit named).
+
+    `codings` are rows, or the column tables `read_unit_file` returns (vectorized: no loop over rows).
+    """
     _check_missing(missing)
-    named = list(dict.fromkeys(c.unit for c in codings))
+    unit, coder, code, source = _unit_columns(codings)
+    u_codes, named = pd.factorize(pd.Series(unit, dtype=object), sort=False)
     if universe is not None:
-        outside = [c for c in codings if c.unit not in set(universe)]
-        if outside:
-            listed = ", ".join(f"'{c.unit}' ({c.source})" for c in outside[:5])
+        known = pd.Index(universe)
+        outside = np.flatnonzero(~pd.Series(unit, dtype=object).isin(known).to_numpy())
+        if len(outside):
+            listed = ", ".join(f"'{unit[i]}' ({source(int(i))})" for i in outside[:5])
             raise PrecodeError(f"unit(s) not in the --units file: {listed}",
                                hint="add them to the units file or correct the unit ids")
-    ids = universe if universe is not None else named
-    coders = list(dict.fromkeys(c.coder for c in codings))
-    codes = sorted({c.code for c in codings if c.code is not None})
-    u_ix, c_ix, k_ix = _index(ids), _index(coders), _index(codes)
+        ids = list(universe)
+        u_idx = known.get_indexer(pd.Series(unit, dtype=object))
+    else:
+        ids = [str(u) for u in named]
+        u_idx = u_codes
+    c_idx, coder_names = pd.factorize(pd.Series(coder, dtype=object), sort=False)
+    coders = [str(c) for c in coder_names]
+    has_code = np.array([k is not None for k in code], dtype=bool)
+    codes = sorted({k for k in code if k is not None})
+    k_idx = pd.Index(codes).get_indexer(pd.Series([k if k is not None else "" for k in code], dtype=object))
     presence = np.zeros((len(coders), len(ids), len(codes)), dtype=bool)
     seen = np.zeros((len(coders), len(ids)), dtype=bool)
-    for c in codings:
-        seen[c_ix[c.coder], u_ix[c.unit]] = True
-        if c.code is not None:
-            presence[c_ix[c.coder], u_ix[c.unit], k_ix[c.code]] = True
+    seen[c_idx, u_idx] = True
+    presence[c_idx[has_code], u_idx[has_code], k_idx[has_code]] = True
+    first_use = pd.Series(code, dtype=object)[has_code].drop_duplicates()
+    sources = {str(k): source(int(i)) for i, k in first_use.items()}
     observed = seen if missing == "missing" else np.ones_like(seen)
     origin = "listed in the --units file" if universe is not None else "named in the input file(s)"
     description = (f"Unit of analysis: the units of the segment-level input ({len(ids)} units {origin}). "
@@ -130,7 +162,7 @@ def align_units(codings: list[UnitCoding], universe: list[str] | None = None, mi
                       if missing == "missing" else "A unit a coder has no row for counts as coded with no code."))
     units = Units(kind="unit", ids=ids, transcript=[None] * len(ids), start=[None] * len(ids),
                   end=[None] * len(ids), text=[None] * len(ids), context=[None] * len(ids))
-    return Aligned(units, coders, codes, presence, observed, description, missing, sources=_first_sources(codings))
+    return Aligned(units, coders, codes, presence, observed, description, missing, sources=sources)
 
 
 # -- segments -------------------------------------------------------------------------------------------
@@ -140,7 +172,7 @@ def overlap_hits(starts: np.ndarray, ends: np.ndarray, seg_starts: np.ndarray, s
     s, e = np.asarray(starts)[:, None], np.asarray(ends)[:, None]
     a, b = np.asarray(seg_starts)[None, :], np.asarray(seg_ends)[None, :]
     overlap = np.clip(np.minimum(e, b) - np.maximum(s, a), 0, None)
-    return (overlap > 0) & ((overlap >= min_overlap * (e - s)) | (overlap >= min_overlap * (b - a)))
+    return np.asarray((overlap > 0) & ((overlap >= min_overlap * (e - s)) | (overlap >= min_overlap * (b - a))))
 
 
 def align_segments(spans: SpanInput, segments: list[Segment], transcripts: dict[str, Transcript],
@@ -151,14 +183,14 @@ def align_segments(spans: SpanInput, segments: list[Segment], transcripts: dict[
         raise PrecodeError(f"--min-overlap must be in (0, 1]; got {min_overlap}")
     coders = list(spans.coverage)
     codings = [c for c in spans.codings if c.code is not None]
-    codes = sorted({c.code for c in codings})
+    codes = sorted({c.code for c in codings if c.code is not None})
     c_ix, k_ix, u_ix = _index(coders), _index(codes), _index([s.id for s in segments])
     presence = np.zeros((len(coders), len(segments), len(codes)), dtype=bool)
     problems: list[Problem] = []
     by_transcript: dict[str, list[SpanCoding]] = {}
     for c in codings:
         if c.segment_id is not None and c.segment_id in u_ix:
-            presence[c_ix[c.coder], u_ix[c.segment_id], k_ix[c.code]] = True
+            presence[c_ix[c.coder], u_ix[c.segment_id], k_ix[str(c.code)]] = True
         else:
             by_transcript.setdefault(c.transcript_id, []).append(c)
     for transcript_id, group in by_transcript.items():
@@ -175,7 +207,7 @@ def align_segments(spans: SpanInput, segments: list[Segment], transcripts: dict[
                     "left out")))
                 continue
             for r in np.flatnonzero(row):
-                presence[c_ix[coding.coder], rows[r], k_ix[coding.code]] = True
+                presence[c_ix[coding.coder], rows[r], k_ix[str(coding.code)]] = True
     covered = _coverage(spans, coders, [s.transcript_id for s in segments])
     observed = covered if missing == "missing" else np.ones_like(covered)
     names = sorted({transcripts[s.transcript_id].name for s in segments})
@@ -203,7 +235,7 @@ def align_chars(spans: SpanInput, transcripts: dict[str, Transcript], missing: s
     _check_missing(missing)
     coders = list(spans.coverage)
     codings = [c for c in spans.codings if c.code is not None and c.transcript_id in transcripts]
-    codes = sorted({c.code for c in codings})
+    codes = sorted({c.code for c in codings if c.code is not None})
     c_ix, k_ix = _index(coders), _index(codes)
     order = sorted(transcripts, key=lambda t: transcripts[t].name)
     cuts: dict[str, list[int]] = {tid: [0, len(transcripts[tid].text)] for tid in order}
@@ -219,7 +251,7 @@ def align_chars(spans: SpanInput, transcripts: dict[str, Transcript], missing: s
     n_groups = len(coders) * len(codes)
     diff = np.zeros((max(n_groups, 1), total + 1), dtype=np.int32)
     if codings:
-        group = np.array([c_ix[c.coder] * len(codes) + k_ix[c.code] for c in codings])
+        group = np.array([c_ix[c.coder] * len(codes) + k_ix[str(c.code)] for c in codings])
         first = np.array([np.searchsorted(bounds[c.transcript_id], c.start) + offsets[c.transcript_id]
                           for c in codings])
         stop = np.array([np.searchsorted(bounds[c.transcript_id], c.end) + offsets[c.transcript_id] for c in codings])
@@ -227,12 +259,13 @@ def align_chars(spans: SpanInput, transcripts: dict[str, Transcript], missing: s
         np.add.at(diff, (group, stop), -1)
     cover = np.cumsum(diff, axis=1)[:n_groups, :total] > 0
     presence = cover.reshape(len(coders), len(codes), total).transpose(0, 2, 1)
-    units = Units(kind="char", ids=[], weights=np.zeros(total))
+    weights = np.zeros(total)
+    units = Units(kind="char", ids=[], weights=weights)
     unit_transcript: list[str] = []
     for tid in order:
         b, name, text = bounds[tid], transcripts[tid].name, transcripts[tid].text
         lo = offsets[tid]
-        units.weights[lo:lo + len(b) - 1] = np.diff(b)
+        weights[lo:lo + len(b) - 1] = np.diff(b)
         for s, e in zip(b[:-1].tolist(), b[1:].tolist(), strict=True):
             units.ids.append(f"{name}:{s}-{e}")
             units.transcript.append(name)
@@ -251,3 +284,22 @@ def align_chars(spans: SpanInput, transcripts: dict[str, Transcript], missing: s
         "resample the runs (characters are not independent). " + _missing_text(missing, "transcript"))
     return Aligned(units, coders, codes, np.ascontiguousarray(presence), observed, description, missing,
                    sources=_first_sources(codings))
+
+
+# -- after alignment ----------------------------------------------------------------------------------------
+def select_coders(aligned: Aligned, names: list[str]) -> Aligned:
+    """Only these coders (in this order), e.g. `--coders A,B` on inputs with more coders."""
+    idx = [aligned.coders.index(n) for n in names]
+    return replace(aligned, coders=[aligned.coders[i] for i in idx], presence=aligned.presence[idx],
+                   observed=aligned.observed[idx])
+
+
+def case_variant_problems(aligned: Aligned) -> list[Problem]:
+    """Codes that differ only in case ('Staff' and 'staff') are kept apart, and reported."""
+    groups: dict[str, list[str]] = {}
+    for code in aligned.codes:
+        groups.setdefault(code.casefold(), []).append(code)
+    return [Problem(source=aligned.sources.get(variants[0], "codes"),
+                    message=f"codes {' and '.join(repr(v) for v in variants)} differ only in case; they are "
+                            f"compared as {len(variants)} different codes (correct the spelling if they are one)")
+            for variants in groups.values() if len(variants) > 1]

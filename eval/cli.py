@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -17,11 +17,11 @@ from pipeline.terminal import console
 if TYPE_CHECKING:
     from eval.harness import EvalRequest
 
-_OPTION_NAMES = {"units_file": "units", "runs": "run", "reviewers": "reviewer", "coders": "coder",
+_OPTION_NAMES = {"units_file": "units", "runs": "run", "reviewers": "reviewer", "coders": "coder", "select": "coders",
                  "transcripts": "transcript"}
 
 
-def _request(**options) -> EvalRequest:
+def _request(**options: Any) -> EvalRequest:
     from eval.harness import (
         EvalRequest,  # matplotlib and friends load only when eval runs
     )
@@ -40,44 +40,52 @@ def _fmt(value: float | None) -> str:
 
 
 def eval_command(
-    inputs: Annotated[Optional[list[Path]], typer.Argument(
+    inputs: Annotated[list[Path] | None, typer.Argument(
         help="Coder files: segment-level CSV/JSONL (unit,coder,code), span-level CSV/JSONL "
              "(transcript,start,end,coder,code or transcript,quote,coder,code), or .qdpx.")] = None,
-    run: Annotated[Optional[list[str]], typer.Option(
+    run: Annotated[list[str] | None, typer.Option(
         "--run", help="A coding run as a coder: id, unique prefix or 'latest' (repeat for run-vs-run stability).")] = None,
     include_ungrounded: Annotated[bool, typer.Option(
         help="Also count run suggestions whose quote was not found in the text.")] = False,
     reviewed: Annotated[bool, typer.Option(
         help="The run's suggestions accepted in review (latest decision of any reviewer) as a coder.")] = False,
-    reviewer: Annotated[Optional[list[str]], typer.Option(
+    reviewer: Annotated[list[str] | None, typer.Option(
         help="The suggestions this reviewer accepted, as a coder of its own (repeatable).")] = None,
     annotations: Annotated[bool, typer.Option(
         help="Every coder of the project's human annotations (e.g. REFI-QDA users) as coders.")] = False,
-    coder: Annotated[Optional[list[str]], typer.Option(
+    coder: Annotated[list[str] | None, typer.Option(
         help="Only these annotation coders (repeatable; implies --annotations).")] = None,
-    gold: Annotated[Optional[str], typer.Option(
+    coders: Annotated[str | None, typer.Option(
+        "--coders", help="Compare only these coders, comma-separated (from any input), e.g. --coders coder_A,coder_B.")] = None,
+    gold: Annotated[str | None, typer.Option(
         help="The reference coder: adds precision, recall and F1 of every other coder.")] = None,
     unit: Annotated[str, typer.Option(
         help="segment (participant segments) | char (every character, NVivo style).")] = "segment",
     min_overlap: Annotated[float, typer.Option(
         help="A span counts for a segment when the overlap covers this share of the span or of the segment.")] = 0.5,
-    units: Annotated[Optional[Path], typer.Option(
+    units: Annotated[Path | None, typer.Option(
         "--units", help="Segment-level files: the unit universe (one id per line, or a 'unit' column).")] = None,
-    missing: Annotated[Optional[str], typer.Option(
+    missing: Annotated[str | None, typer.Option(
         help="absent | missing: a unit (transcript) a coder never saw counts as 'no code' or is left out of its "
              "pairs. Default: absent for segment-level files, missing for transcripts.")] = None,
-    codebook: Annotated[Optional[str], typer.Option(
+    codebook: Annotated[str | None, typer.Option(
         "--codebook", "-c", help="nasss | qif | FILE.yaml (default: the run's codebook).")] = None,
-    level: Annotated[Optional[str], typer.Option(
+    level: Annotated[str | None, typer.Option(
         help="domain | subdomain | theme | leaf (QIF: phase | step | activity | leaf) | all (the default).")] = None,
-    group_by: Annotated[Optional[str], typer.Option(
+    group_by: Annotated[str | None, typer.Option(
         help="Transcript metadata field for the group comparison (default: group).")] = None,
-    transcript: Annotated[Optional[list[str]], typer.Option(
+    transcript: Annotated[list[str] | None, typer.Option(
         help="Only these transcripts (names; repeatable).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for 95% CIs (0: none).")] = 1000,
+    resample: Annotated[str, typer.Option(
+        help="cluster: resample whole transcripts (segments of one interview together; the default) | "
+             "unit: resample single units, as if independent.")] = "cluster",
+    complete_units: Annotated[bool, typer.Option(
+        help="Fleiss' kappa and multi-rater AC1 over the units every coder saw only (classical form) instead of "
+             "Gwet's generalised form over every unit two or more coders saw.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")] = 0,
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md, report.html.")] = Path("eval-report"),
-    project: Annotated[Optional[Path], typer.Option(
+    project: Annotated[Path | None, typer.Option(
         "--project", "-p", envvar="PRECODE_PROJECT", help="Project directory (default: the nearest enclosing one).")] = None,
 ) -> None:
     """Agreement between coders (human and machine): per code, per level, with CIs, disagreements and groups."""
@@ -86,7 +94,10 @@ def eval_command(
         reviewers=reviewer or [], annotations=annotations, coders=coder or [], gold=gold, unit=unit,
         min_overlap=min_overlap, units_file=units, missing=missing, codebook=codebook, level=level,
         group_by=group_by, transcripts=transcript or [], bootstrap=bootstrap, seed=seed, out=out,
+        resample=resample, complete_units=complete_units,
+        select=[c.strip() for c in (coders or "").split(",") if c.strip()],
     )
+    from eval.evaluate import MultiOverall, PairOverall
     from eval.harness import run_evaluation
 
     outcome = run_evaluation(request, lambda: find_project(project))
@@ -95,15 +106,15 @@ def eval_command(
     table = Table("level", "comparison", "κ macro", "κ micro", "α micro", "F1 micro" if report.gold else "Po micro")
     for name in report.levels:
         level_report = report.by_level[name]
-        pairs = level_report.pairs or {" | ".join(report.coders): {"overall": level_report.overall}}
-        if level_report.pairs:
-            o = level_report.overall
-            table.add_row(name, "all coders (Fleiss)", _fmt(o["fleiss_kappa_macro"]), _fmt(o["fleiss_kappa_micro"]),
-                          _fmt(o["alpha_micro"]), "")
-        for key, pair in pairs.items():
-            o = pair["overall"]
-            last = o.get("f1_micro") if report.gold else o["po_micro"]
-            table.add_row(name, key, _fmt(o["kappa_macro"]), _fmt(o["kappa_micro"]), _fmt(o["alpha_micro"]), _fmt(last))
+        overall = level_report.overall
+        overalls: dict[str, PairOverall] = {" | ".join(report.coders): overall} if isinstance(overall, PairOverall) \
+            else {key: pair.overall for key, pair in (level_report.pairs or {}).items()}
+        if isinstance(overall, MultiOverall):
+            macro, micro, _ = overall.headline()
+            table.add_row(name, "all coders (Fleiss)", _fmt(macro), _fmt(micro), _fmt(overall.alpha_micro), "")
+        for key, o in overalls.items():
+            last = o.f1_micro if report.gold else o.po_micro
+            table.add_row(name, key, _fmt(o.kappa_macro), _fmt(o.kappa_micro), _fmt(o.alpha_micro), _fmt(last))
     console.print(table)
     if report.problems:
         console.print(f"[yellow]{len(report.problems)} problem(s) in the inputs[/] (listed in the report), e.g. "

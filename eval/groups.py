@@ -41,7 +41,8 @@ class GroupRow(BaseModel):
 def metadata_value(meta: TranscriptMetadata, field: str) -> str | None:
     """A metadata field (participant_id, group, site, date, or a sidecar column kept in `extra`)."""
     if field in TranscriptMetadata.model_fields and field != "extra":
-        return getattr(meta, field)
+        value = getattr(meta, field)
+        return None if value is None else str(value)
     return meta.extra.get(field)
 
 
@@ -53,8 +54,9 @@ def unit_groups(aligned: Aligned, metadata: dict[str, TranscriptMetadata], field
                          if metadata_value(metadata[n], f)})
         raise PrecodeError(f"no transcript has a metadata value for --group-by '{field}'",
                            hint=f"fields with values: {', '.join(fields) or 'none (add a metadata.csv and re-ingest)'}")
-    groups = [metadata_value(metadata[t], field) or NO_GROUP for t in aligned.units.transcript]
-    participants = [metadata[t].participant_id or t for t in aligned.units.transcript]
+    transcripts = [t or "" for t in aligned.units.transcript]  # transcript-based units always have one
+    groups = [metadata_value(metadata[t], field) or NO_GROUP for t in transcripts]
+    participants = [metadata[t].participant_id or t for t in transcripts]
     return groups, participants
 
 
@@ -103,7 +105,7 @@ def groups_csv(rows: list[GroupRow]) -> str:
 
 def groups_block(rows: list[GroupRow], field: str, level: str) -> dict[str, Any]:
     """The report.json `groups` section: the primary level's table, nested coder -> code -> group."""
-    table: dict[str, dict[str, dict[str, dict]]] = {}
+    table: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     for r in rows:
         if r.level == level:
             table.setdefault(r.coder, {}).setdefault(r.code, {})[r.group] = {
@@ -139,6 +141,7 @@ def heatmap(rows: list[GroupRow], level: str) -> bytes | None:
         ax.set_xticks(range(len(groups)), groups, fontsize=7, rotation=30, ha="right")
         ax.set_title(coder, fontsize=7)
     axes[0].set_yticks(range(len(codes)), [labels[c] for c in codes], fontsize=7)
+    assert image is not None
     fig.colorbar(image, ax=list(axes), fraction=0.03, aspect=40, label="share of participants")
     fig.suptitle(f"Codes per group ({level} level): share of participants (units)", fontsize=9)
     return figure_png(fig)

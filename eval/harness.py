@@ -14,14 +14,36 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from eval.align import DEFAULT_MIN_OVERLAP, Aligned, align_chars, align_segments, align_units
+from eval.align import (
+    DEFAULT_MIN_OVERLAP,
+    Aligned,
+    align_chars,
+    align_segments,
+    align_units,
+    case_variant_problems,
+    select_coders,
+)
 from eval.evaluate import EvalReport, build_report
 from eval.groups import GroupRow, group_rows, groups_block, groups_csv, heatmap, unit_groups
-from eval.inputs import InputSummary, Problem, SpanInput, input_kind, read_span_file, read_unit_file, read_units_list
+from eval.inputs import (
+    InputSummary,
+    Problem,
+    SpanInput,
+    UnitTable,
+    input_kind,
+    read_span_file,
+    read_unit_file,
+    read_units_list,
+)
 from eval.report import write_report
 from eval.rollup import AS_CODED, build_level, codebook_problems, levels_of, roll_up
 from eval.sources import (
-    annotation_codings, current_transcripts, qdpx_codings, reviewed_codings, run_codings, run_coder_name,
+    annotation_codings,
+    current_transcripts,
+    qdpx_codings,
+    reviewed_codings,
+    run_coder_name,
+    run_codings,
 )
 from pipeline.codebook import LEAF_LEVEL, Codebook, load_codebook
 from pipeline.errors import PrecodeError
@@ -50,7 +72,10 @@ class EvalRequest(BaseModel):
     level: str | None = None
     group_by: str | None = None
     transcripts: list[str] = Field(default_factory=list)
+    select: list[str] = Field(default_factory=list, description="--coders: compare only these coders")
     bootstrap: int = Field(1000, ge=0)
+    resample: Literal["cluster", "unit"] = "cluster"
+    complete_units: bool = False
     seed: int = 0
     out: Path = Path("eval-report")
 
@@ -69,13 +94,14 @@ def _unit_inputs(request: EvalRequest, kinds: dict[Path, str]) -> tuple[Aligned,
     if request.unit == "char":
         raise PrecodeError("--unit char needs transcript-based inputs (span files, runs, annotations)",
                            hint="segment-level files have no characters; drop --unit char")
-    codings, summaries = [], []
+    tables: list[UnitTable] = []
+    summaries: list[InputSummary] = []
     for path in kinds:
-        rows, summary = read_unit_file(path)
-        codings += rows
+        table, summary = read_unit_file(path)
+        tables.append(table)
         summaries.append(summary)
     universe = read_units_list(request.units_file) if request.units_file else None
-    return align_units(codings, universe, request.missing or "absent"), summaries
+    return align_units(tables, universe, request.missing or "absent"), summaries
 
 
 def _span_inputs(request: EvalRequest, project: Project, kinds: dict[Path, str]) -> tuple[SpanInput, list[Run]]:
@@ -90,6 +116,12 @@ def _span_inputs(request: EvalRequest, project: Project, kinds: dict[Path, str])
     runs: list[Run] = []
     for run_id in request.runs:
         run, codings = run_codings(project, run_id, request.include_ungrounded)
+        if not any(s.rows for s in codings.summaries):
+            if run_id == "latest":
+                raise PrecodeError(f"--run latest is run {run.id} ({run.coder}), which has no suggestions",
+                                   hint="give the run to evaluate by id (--run ID; 'precode status' lists the runs)")
+            codings.problems.append(Problem(source=f"run {run.id}", message="the run has no suggestions: its coder "
+                                            "counts as having applied no code anywhere"))
         runs.append(run)
         spans.extend(codings)
     if request.reviewed or request.reviewers:
@@ -186,7 +218,9 @@ def run_evaluation(request: EvalRequest, open_project: Callable[[], Project]) ->
     if request.units_file and project_based:
         raise PrecodeError("--units applies to segment-level files only",
                            hint="for transcript-based inputs restrict the transcripts with --transcript")
-    project, runs, problems = None, [], []
+    project = None
+    runs: list[Run] = []
+    problems: list[Problem] = []
     if project_based:
         project = open_project()
         spans, runs = _span_inputs(request, project, kinds)
@@ -195,6 +229,18 @@ def run_evaluation(request: EvalRequest, open_project: Callable[[], Project]) ->
         problems = spans.problems + aligned.problems
     else:
         aligned, summaries = _unit_inputs(request, kinds)
+        problems = list(aligned.problems)
+    bad = [c for c in aligned.coders if "|" in c]
+    if bad:
+        raise PrecodeError(f"coder name '{bad[0]}' contains '|', which separates the two coders of a pair in the "
+                           "report", hint="rename the coder (e.g. replace '|' with '/')")
+    if request.select:
+        unknown = [c for c in request.select if c not in aligned.coders]
+        if unknown:
+            raise PrecodeError(f"--coders: no coder named {', '.join(repr(c) for c in unknown)}",
+                               hint=f"the inputs' coders are: {', '.join(aligned.coders)}")
+        aligned = select_coders(aligned, request.select)
+    problems += case_variant_problems(aligned)
     if len(aligned.coders) < 2:
         raise PrecodeError(f"agreement needs at least two coders; the inputs have {len(aligned.coders)}: "
                            f"{', '.join(aligned.coders) or 'none'}", hint="add another input (file, --run, --annotations)")
@@ -211,6 +257,7 @@ def run_evaluation(request: EvalRequest, open_project: Callable[[], Project]) ->
         seed=request.seed, inputs=summaries, problems=problems, run_coders=[run_coder_name(r) for r in runs],
         groups=groups_block(grouping[0], grouping[1], primary) if grouping else None,
         unit_extra={"transcripts": sorted({t for t in aligned.units.transcript if t})} if project else None,
+        kappa_form="complete" if request.complete_units else "generalised", resampling=request.resample,
     )
     files = write_report(report, request.out, heatmap(grouping[0], primary) if grouping else None,
                          groups_csv(grouping[0]) if grouping else None)

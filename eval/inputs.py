@@ -11,10 +11,14 @@ there would silently drop a coder's whole transcript.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
+import pandas as pd
 from pydantic import BaseModel, Field
 
 from pipeline.errors import PrecodeError
@@ -53,6 +57,45 @@ class UnitCoding(BaseModel):
     source: str
 
 
+@dataclass
+class UnitTable(Sequence[UnitCoding]):
+    """The rows of a segment-level file as columns (one list per column, `code` None = no code).
+
+    Reading it as a sequence gives `UnitCoding` rows; `align_units` uses the columns directly.
+    """
+
+    name: str  # the file name, for `source`
+    unit: list[str] = field(default_factory=list)
+    coder: list[str] = field(default_factory=list)
+    code: list[str | None] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+    @overload
+    def __getitem__(self, i: int) -> UnitCoding: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[UnitCoding]: ...
+    def __getitem__(self, i: int | slice) -> UnitCoding | list[UnitCoding]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return UnitCoding(unit=self.unit[i], coder=self.coder[i], code=self.code[i], source=self.source(i))
+
+    def source(self, i: int) -> str:
+        return f"{self.name}:{self.lines[i]}"
+
+
+PAIR_SEPARATOR = "|"
+
+
+def check_coder_name(coder: str, path: Path, line: int) -> None:
+    """A `|` in a coder name would make the report's pair keys ("A|B") ambiguous."""
+    if PAIR_SEPARATOR in coder:
+        raise PrecodeError(f"line {line}: coder name '{coder}' contains '|', which separates the two coders of a "
+                           "pair in the report", path=str(path), hint="rename the coder (e.g. replace '|' with '/')")
+
+
 class SpanCoding(BaseModel):
     """A code applied to a character span of a current transcript version.
 
@@ -78,7 +121,7 @@ class SpanInput(BaseModel):
     problems: list[Problem] = Field(default_factory=list)
     summaries: list[InputSummary] = Field(default_factory=list)
 
-    def extend(self, other: "SpanInput") -> None:
+    def extend(self, other: SpanInput) -> None:
         self.codings.extend(other.codings)
         for coder, ids in other.coverage.items():
             self.coverage.setdefault(coder, set()).update(ids)
@@ -147,10 +190,16 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         return
     names = [h.strip().lower() for h in header]
     _kind_of(set(names), path)
-    for row in reader:
-        if not any(cell.strip() for cell in row):
+    cells: list[str]
+    width = len(names)
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
             continue
-        yield reader.line_num, {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(names)}
+        if len(cells) != width:
+            raise PrecodeError(f"line {reader.line_num}: {len(cells)} cells where the header has {width} (an "
+                               f"unquoted '{delimiter}' inside a value?)", path=str(path),
+                               hint=f"quote values that contain '{delimiter}'")
+        yield reader.line_num, {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(names)}
 
 
 def _required(row: dict[str, str], key: str, path: Path, line: int) -> str:
@@ -162,16 +211,82 @@ def _required(row: dict[str, str], key: str, path: Path, line: int) -> str:
     return value
 
 
-def read_unit_file(path: Path) -> tuple[list[UnitCoding], InputSummary]:
-    """Rows of a segment-level long file; an empty `code` records a unit coded with no code."""
-    codings = []
-    for line, row in _records(path):
-        codings.append(UnitCoding(unit=_required(row, "unit", path, line), coder=_required(row, "coder", path, line),
-                                  code=row.get("code") or None, source=f"{path.name}:{line}"))
-    kind = "unit-jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "unit-csv"
-    summary = InputSummary(kind=kind, source=str(path), coders=sorted({c.coder for c in codings}),
-                           rows=len(codings), applications=sum(c.code is not None for c in codings))
-    return codings, summary
+def read_unit_file(path: Path) -> tuple[UnitTable, InputSummary]:
+    """Rows of a segment-level long file; an empty `code` records a unit coded with no code.
+
+    Strict: a row with more or fewer cells than the header (an unquoted delimiter in a value), an
+    empty unit or coder, a '|' in a coder name and a duplicated row are errors naming the line. CSV
+    files are read column-wise (one pass of the csv module, then pandas on the columns).
+    """
+    jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
+    table = UnitTable(name=path.name)
+    if jsonl:
+        for line, row in _records(path):
+            table.unit.append(_required(row, "unit", path, line))
+            table.coder.append(_required(row, "coder", path, line))
+            table.code.append(row.get("code") or None)
+            table.lines.append(line)
+    else:
+        _read_unit_csv(path, table)
+    for i, coder in enumerate(table.coder):
+        if PAIR_SEPARATOR in coder:
+            check_coder_name(coder, path, table.lines[i])
+    if table.unit:
+        frame = pd.DataFrame({"unit": table.unit, "coder": table.coder, "code": [c or "" for c in table.code]})
+        dup = frame.duplicated(keep=False).to_numpy()
+        if dup.any():
+            repeated = frame[dup]
+            later = int(frame.duplicated(keep="first").to_numpy().argmax())
+            same = repeated[(repeated == frame.iloc[later]).all(axis=1)].index[0]
+            raise PrecodeError(f"line {table.lines[later]}: duplicate row (same unit, coder and code as line "
+                               f"{table.lines[int(same)]})", path=str(path),
+                               hint="remove the repeated row; each code application is listed once")
+    summary = InputSummary(kind="unit-jsonl" if jsonl else "unit-csv", source=str(path),
+                           coders=sorted(set(table.coder)), rows=len(table),
+                           applications=sum(c is not None for c in table.code))
+    return table, summary
+
+
+def _read_unit_csv(path: Path, table: UnitTable) -> None:
+    if not path.is_file():
+        raise PrecodeError("input file not found", path=str(path))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PrecodeError(f"not UTF-8 text (byte {exc.start})", path=str(path), hint="save it as UTF-8") from None
+    delimiter = max(",;\t", key=text.split("\n", 1)[0].count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        return
+    names = [h.strip().lower() for h in header]
+    _kind_of(set(names), path)
+    width = len(names)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for row in reader:
+        if len(row) != width:
+            if not any(cell.strip() for cell in row):
+                continue
+            raise PrecodeError(f"line {reader.line_num}: {len(row)} cells where the header has {width} (an "
+                               f"unquoted '{delimiter}' inside a value?)", path=str(path),
+                               hint=f"quote values that contain '{delimiter}', e.g. \"Staff{delimiter} nurses\"")
+        rows.append(row)
+        lines.append(reader.line_num)
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=[f"c{i}" for i in range(width)], dtype=object)
+    stripped = {i: frame[f"c{i}"].str.strip() for i in range(width)}
+    blank = pd.concat([v == "" for v in stripped.values()], axis=1).all(axis=1).to_numpy()
+    keep = ~blank
+    index = {name: i for i, name in reversed(list(enumerate(names)))}
+    unit, coder, code = (stripped[index[c]][keep].tolist() for c in ("unit", "coder", "code"))
+    table.lines = [ln for ln, k in zip(lines, keep.tolist(), strict=True) if k]
+    for name, values in (("unit", unit), ("coder", coder)):
+        empty = next((i for i, v in enumerate(values) if not v), None)
+        if empty is not None:
+            raise PrecodeError(f"line {table.lines[empty]}: empty '{name}'", path=str(path))
+    table.unit, table.coder, table.code = unit, coder, [c or None for c in code]
 
 
 def read_units_list(path: Path) -> list[str]:
@@ -194,6 +309,7 @@ def read_span_file(path: Path, transcripts: dict[str, Transcript]) -> SpanInput:
     """Span codings located in the project's current transcripts (keyed by transcript name)."""
     result = SpanInput()
     unknown: dict[str, int] = {}
+    seen_rows: dict[tuple[str, ...], int] = {}
     rows = 0
     jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
     for line, row in _records(path):
@@ -201,6 +317,13 @@ def read_span_file(path: Path, transcripts: dict[str, Transcript]) -> SpanInput:
         where = f"{path.name}:{line}"
         name = _required(row, "transcript", path, line)
         coder = _required(row, "coder", path, line)
+        check_coder_name(coder, path, line)
+        key = (name, row.get("start", ""), row.get("end", ""), row.get("quote", ""), coder, row.get("code", ""))
+        if key in seen_rows:
+            raise PrecodeError(f"line {line}: duplicate row (same transcript, span, coder and code as line "
+                               f"{seen_rows[key]})", path=str(path),
+                               hint="remove the repeated row; each code application is listed once")
+        seen_rows[key] = line
         transcript = transcripts.get(name) or transcripts.get(Path(name).stem)
         if transcript is None:
             unknown.setdefault(name, line)
@@ -235,11 +358,10 @@ def _span(row: dict[str, str], transcript: Transcript, path: Path, line: int, co
                                     "transcript and applied no code")
         return None
     if start or end:
-        try:
-            s, e = int(start), int(end)
-        except ValueError:
+        s, e = _offset(start), _offset(end)
+        if s is None or e is None:
             raise PrecodeError(f"line {line}: 'start' and 'end' must be whole numbers (got '{start}', '{end}')",
-                               path=str(path)) from None
+                               path=str(path))
         if not 0 <= s < e <= len(transcript.text):
             raise PrecodeError(f"line {line}: span {s}-{e} is not inside transcript '{transcript.name}' "
                                f"(0-{len(transcript.text)}, start < end)", path=str(path),
@@ -258,7 +380,22 @@ def _span(row: dict[str, str], transcript: Transcript, path: Path, line: int, co
     elif match.grounding is Grounding.exact and transcript.text.count(quote.strip()) > 1:
         problems.append(Problem(source=where, message=f"quote occurs {transcript.text.count(quote.strip())} times "
                                                       f"in '{transcript.name}'; the first is used: \"{_short(quote)}\""))
+    if match.start is None or match.end is None:
+        return None
     return match.start, match.end
+
+
+def _offset(value: str) -> int | None:
+    """A character offset: '2261', or '2261.0' as spreadsheets and pandas write it; None if not whole."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def _short(text: str, limit: int = 60) -> str:

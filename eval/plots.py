@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from eval.evaluate import LevelReport
 
 LANDIS_KOCH_CUTS = (0.0, 0.2, 0.4, 0.6, 0.8)
 _MARKERS = "osD^v<>ph*"
@@ -31,24 +34,24 @@ def _defined(value: Any) -> bool:
     return isinstance(value, int | float) and not math.isnan(value)
 
 
-def kappa_series(level: dict[str, Any]) -> dict[str, dict[str, tuple[float, tuple[float, float] | None]]]:
-    """Series name -> code -> (kappa, CI) from a level's `codes` and `pairs` (report.json layout)."""
+def kappa_series(level: LevelReport) -> dict[str, dict[str, tuple[float, tuple[float, float] | None]]]:
+    """Series name -> code -> (kappa, CI) from a level's `codes` and `pairs`."""
     series: dict[str, dict[str, tuple[float, tuple[float, float] | None]]] = {}
-    name = "Fleiss' kappa (all coders)" if level.get("pairs") else "Cohen's kappa"
-    series[name] = {c: (e["kappa"], e["ci"].get("kappa")) for c, e in level["codes"].items() if _defined(e["kappa"])}
-    for key, pair in (level.get("pairs") or {}).items():
-        series[key] = {c: (e["kappa"], e["ci"].get("kappa")) for c, e in pair["codes"].items() if _defined(e["kappa"])}
+    name = "Fleiss' kappa (all coders)" if level.pairs else "Cohen's kappa"
+    series[name] = {c: (e.kappa, e.ci.get("kappa")) for c, e in level.codes.items() if _defined(e.kappa)}
+    for key, pair in (level.pairs or {}).items():
+        series[key] = {c: (e.kappa, e.ci.get("kappa")) for c, e in pair.codes.items() if _defined(e.kappa)}
     return series
 
 
-def kappa_plot(level: dict[str, Any], title: str) -> bytes | None:
+def kappa_plot(level: LevelReport, title: str) -> bytes | None:
     """Per-code kappa with bootstrap CI error bars, codes sorted by the main kappa; None if nothing is defined."""
     series = kappa_series(level)
     main = next(iter(series.values()))
     codes = sorted({c for s in series.values() for c in s}, key=lambda c: main.get(c, (-2.0, None))[0])
     if not codes:
         return None
-    labels = [level["codes"][c]["label"][:45] for c in codes]
+    labels = [level.codes[c].label[:45] for c in codes]
     fig = Figure(figsize=(8.5, 1.4 + 0.32 * len(codes)))
     ax = fig.add_subplot()
     n = len(series)

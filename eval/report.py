@@ -7,6 +7,8 @@ renamed, so a failure never leaves a half-written report. The HTML embeds its CS
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 from contextlib import ExitStack
@@ -14,7 +16,18 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from eval.evaluate import EvalReport
+from eval.evaluate import (
+    CodeEntry,
+    EvalReport,
+    LevelReport,
+    MultiCode,
+    MultiOverall,
+    NominalSummary,
+    PairCode,
+    PairOverall,
+    Stability,
+)
+from eval.metrics import CI
 from eval.plots import data_uri, kappa_plot
 from pipeline.interchange.atomic import atomic_output
 
@@ -31,15 +44,15 @@ def _num(value: Any, digits: int = 3) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _ci(entry: dict, key: str) -> str:
-    ci = (entry.get("ci") or {}).get(key)
+def _ci(cis: dict[str, CI], key: str) -> str:
+    ci = cis.get(key)
     return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–"
 
 
-def _kappa_order(codes: dict[str, dict]) -> list[str]:
+def _kappa_order(codes: dict[str, PairCode] | dict[str, MultiCode]) -> list[str]:
     """Code ids by kappa, highest first; undefined last in id order."""
-    def key(code: str):
-        kappa = codes[code]["kappa"]
+    def key(code: str) -> tuple[int, float, str]:
+        kappa = codes[code].kappa
         return (1, 0.0, code) if kappa is None or math.isnan(kappa) else (0, -kappa, code)
     return sorted(codes, key=key)
 
@@ -50,59 +63,110 @@ def _short(text: str | None, limit: int = TEXT_LIMIT) -> str:
 
 
 # -- tables as rows of cells (shared by markdown and html) ---------------------------------------------------
-def code_table(codes: dict[str, dict], gold_view: bool) -> tuple[list[str], list[list[str]], list[str]]:
+def code_table(codes: dict[str, PairCode] | dict[str, MultiCode],
+               gold_view: bool) -> tuple[list[str], list[list[str]], list[str]]:
     """(header, rows, notes) of a level's per-code table, sorted by kappa."""
-    multi = any(e.get("kappa_statistic") == "fleiss" for e in codes.values())
+    multi = any(isinstance(e, MultiCode) for e in codes.values())
     header = ["code", "label", "Fleiss κ" if multi else "κ", "95% CI", "Landis–Koch", "Po", "PABAK", "AC1", "α", "n"]
     header.append("units marked" if multi else "a/b/c/d")
     if gold_view:
         header += ["F1 vs gold" if multi else "P", *([] if multi else ["R", "F1"])]
-    rows, notes = [], []
+    header.append("read with care")
+    rows: list[list[str]] = []
+    notes: list[str] = []
     for code in _kappa_order(codes):
-        e = codes[code]
-        counts = e["counts"]
-        marked = "\n".join(f"{k}: {_num(v)}" for k, v in counts.items()) if multi else \
-            f"{counts['a']}/{counts['b']}/{counts['c']}/{counts['d']}"
-        row = [code, e["label"], _num(e["kappa"]), _ci(e, "kappa"), e["kappa_label"], _num(e["po"]), _num(e["pabak"]),
-               _num(e["ac1"]), _num(e["alpha"]), _num(e["n_units"]), marked]
-        if gold_view and multi:
-            row.append("\n".join(f"{k}: {_num(v)}" for k, v in (e.get("f1") or {}).items()))
-        elif gold_view:
-            row += [_num(e.get("precision")), _num(e.get("recall")), _num(e.get("f1"))]
+        e: CodeEntry = codes[code]
+        if isinstance(e, MultiCode):
+            marked = "\n".join(f"{k}: {_num(v)}" for k, v in e.counts.items())
+        else:
+            marked = f"{e.counts.a}/{e.counts.b}/{e.counts.c}/{e.counts.d}"
+        row = [code, e.label, _num(e.kappa), _ci(e.ci, "kappa"), e.kappa_label, _num(e.po), _num(e.pabak),
+               _num(e.ac1), _num(e.alpha), _num(e.n_units), marked]
+        if gold_view and isinstance(e, MultiCode):
+            row.append("\n".join(f"{k}: {_num(v)}" for k, v in (e.f1 or {}).items()))
+        elif gold_view and isinstance(e, PairCode):
+            row += [_num(e.precision), _num(e.recall), _num(e.f1)]
+        row.append("\n".join(e.caveats))
         rows.append(row)
-        for field, why in {**e.get("undefined_reasons", {}), **e.get("notes", {})}.items():
-            if not field.startswith("ci.") and not (multi and field == "fleiss_kappa"):
+        for field, why in {**e.undefined_reasons, **e.notes}.items():
+            if not field.startswith("ci.") and not (multi and field in ("fleiss_kappa", "gen_fleiss_kappa")):
                 notes.append(f"{code} — {field}: {why}")
     return header, rows, notes
 
 
-def overview_rows(level: dict[str, Any], gold: str | None) -> tuple[list[str], list[list[str]]]:
-    """One row per comparison (all coders, then each pair) with its headline figures."""
+def comparison_kind(key: str, level: LevelReport, machines: list[str]) -> str:
+    """'human–human', 'machine vs human' or 'machine–machine' for a pair key."""
+    pair = (level.pairs or {}).get(key)
+    if pair is None:
+        return ""
+    n_machine = (pair.coder_a in machines) + (pair.coder_b in machines)
+    return ("human–human", "machine vs human", "machine–machine")[n_machine]
+
+
+def overview_rows(level: LevelReport, gold: str | None, coders: list[str],
+                  machines: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    """One row per comparison (all coders, then each pair) with its headline figures; with people and
+    machines among the coders, the pairs are grouped: human–human first, then machine vs each human."""
     header = ["comparison", "κ macro", "κ macro CI", "κ micro", "Po micro", "AC1 micro", "α micro"]
     if gold:
         header += ["P micro", "R micro", "F1 micro", "F1 macro"]
     rows = []
-    pairs = level.get("pairs") or {"": {"overall": level["overall"], "gold": None}}
-    if level.get("pairs"):
-        o = level["overall"]
-        rows.append(["all coders (Fleiss κ, α)", _num(o["fleiss_kappa_macro"]), _ci(o, "fleiss_kappa_macro"),
-                     _num(o["fleiss_kappa_micro"]), "–", "–", _num(o["alpha_micro"])] + (["–"] * 4 if gold else []))
-    for key, pair in pairs.items():
-        o = pair["overall"]
-        name = key or " | ".join(level.get("coders", [])) or "the two coders"
-        row = [name, f"{_num(o['kappa_macro'])} ({o['n_kappa_defined']}/{o['n_codes']} codes)", _ci(o, "kappa_macro"),
-               _num(o["kappa_micro"]), _num(o["po_micro"]), _num(o["ac1_micro"]), _num(o["alpha_micro"])]
+    overalls: dict[str, PairOverall] = {}
+    if isinstance(level.overall, MultiOverall):
+        o = level.overall
+        macro, micro, ci_key = o.headline()
+        form = "generalised" if o.kappa_form == "generalised" else "units all coders saw"
+        ac1 = o.gen_ac1_micro if o.kappa_form == "generalised" else math.nan
+        rows.append([f"all coders (Fleiss κ {form}, α)", _num(macro), _ci(o.ci, ci_key), _num(micro), "–", _num(ac1),
+                     _num(o.alpha_micro)] + (["–"] * 4 if gold else []))
+        order = {"human–human": 0, "machine vs human": 1, "machine–machine": 2}
+        keys = sorted(level.pairs or {}, key=lambda k: order.get(comparison_kind(k, level, machines or []), 3))
+        overalls = {(f"{k} ({comparison_kind(k, level, machines)})" if machines else k): (level.pairs or {})[k].overall
+                    for k in keys}
+        if machines and any(c in machines for c in coders) and any(c not in machines for c in coders):
+            rows[0][0] = "all coders, people and machine together (Fleiss κ, α)"
+    else:
+        overalls = {" | ".join(coders) or "the two coders": level.overall}
+    for name, p in overalls.items():
+        row = [name, f"{_num(p.kappa_macro)} ({p.n_kappa_defined}/{p.n_codes} codes)", _ci(p.ci, "kappa_macro"),
+               _num(p.kappa_micro), _num(p.po_micro), _num(p.ac1_micro), _num(p.alpha_micro)]
         if gold:
-            row += [_num(o.get("precision_micro")), _num(o.get("recall_micro")), _num(o.get("f1_micro")),
-                    _num(o.get("f1_macro"))]
+            row += [_num(p.precision_micro), _num(p.recall_micro), _num(p.f1_micro), _num(p.f1_macro)]
         rows.append(row)
     return header, rows
 
 
-def _level_dict(report: EvalReport, name: str) -> dict[str, Any]:
-    data = report.by_level[name].model_dump()
-    data["coders"] = report.coders
-    return data
+def method_notes(report: EvalReport, level: LevelReport) -> list[str]:
+    """How to read the figures of a level: how the intervals were resampled, which form of Fleiss' kappa."""
+    b = report.bootstrap
+    notes = []
+    if b["replicates"]:
+        if b.get("cluster") == "transcript":
+            few = " With fewer than 10 transcripts even these intervals are approximate." if b["n_clusters"] < 10 else ""
+            notes.append(f"95% CIs: cluster bootstrap — whole transcripts resampled ({b['n_clusters']} transcripts, "
+                         f"{b['replicates']} replicates), so the segments of one interview stay together.{few}")
+        elif "cluster" in b:
+            notes.append(f"95% CIs: unit bootstrap (--resample unit) — units resampled as if independent, although "
+                         f"they are clustered in {b['n_transcripts']} transcript(s): the intervals are too narrow.")
+        else:
+            notes.append(f"95% CIs: {b['replicates']} bootstrap replicates resampling the units as independent.")
+    if isinstance(level.overall, MultiOverall):
+        if level.overall.kappa_form == "generalised":
+            notes.append("Fleiss κ, Po and AC1 (all coders): Gwet's generalised form over every unit rated by two or "
+                         "more coders (n per code in the table).")
+        else:
+            notes.append("Fleiss κ, Po and AC1 (all coders): complete units only (--complete-units) — units some "
+                         "coder did not see are left out; α uses every unit rated by two or more coders.")
+    return notes
+
+
+def _nominal_line(nom: NominalSummary) -> str:
+    """The single-label summary, each statistic with the units it used."""
+    n_alpha = getattr(nom, "n_units_alpha", nom.n_units)
+    form = {"generalised": ", generalised form: every unit rated by two or more coders",
+            "complete": ", units every coder rated"}.get(str(getattr(nom, "kappa_form", "")), "")
+    return (f"Single-label scheme: nominal κ = {_num(nom.kappa)} ({nom.kappa_statistic}{form}) over {nom.n_units} "
+            f"units; α = {_num(nom.alpha)} over {n_alpha} units.")
 
 
 def _marks(said: dict[str, bool | None]) -> list[tuple[str, str]]:
@@ -111,7 +175,9 @@ def _marks(said: dict[str, bool | None]) -> list[tuple[str, str]]:
 
 # -- markdown ---------------------------------------------------------------------------------------------------
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    cell = lambda s: str(s).replace("|", "\\|").replace("\n", "<br>")  # noqa: E731
+    def cell(s: str) -> str:
+        return str(s).replace("|", "\\|").replace("\n", "<br>")
+
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -122,7 +188,8 @@ def render_markdown(report: EvalReport, plot_files: dict[str, str]) -> str:
            "The same content with plots and every disagreement is in `report.html`; machine-readable in `report.json`.",
            "", "## Unit of analysis", "", report.unit["description"], "", "## Inputs", ""]
     out.append(_md_table(["kind", "source", "coders", "rows", "codes kept"],
-                         [[i.kind, i.source, ", ".join(i.coders), i.rows, i.applications] for i in report.inputs]))
+                         [[i.kind, i.source, ", ".join(i.coders), str(i.rows), str(i.applications)]
+                          for i in report.inputs]))
     out += ["", f"Coders: {', '.join(report.coders)}. Gold coder: {report.gold or 'none'}. "
             + (f"Codebook: {report.codebook['name']} v{report.codebook['version']}." if report.codebook else
                "No codebook: codes compared as applied.")
@@ -131,23 +198,23 @@ def render_markdown(report: EvalReport, plot_files: dict[str, str]) -> str:
         out += [f"## Problems in the inputs ({len(report.problems)})", ""]
         out += [f"- `{p.source}`: {p.message}" for p in report.problems] + [""]
     for name in [report.level, *[n for n in report.levels if n != report.level]]:
-        level = _level_dict(report, name)
+        level = report.by_level[name]
         main = name == report.level
         out += [f"## Level: {name}" + (" (main; per-code tables of the other levels are in report.html)"
                                        if main and len(report.levels) > 1 else ""), ""]
-        out += [_md_table(*overview_rows(level, report.gold)), ""]
-        if level["overall"].get("nominal"):
-            nom = level["overall"]["nominal"]
-            out += [f"Single-label scheme: nominal κ = {_num(nom['kappa'])} ({nom['kappa_statistic']}), "
-                    f"α = {_num(nom['alpha'])} over {nom['n_units']} units.", ""]
+        out += [_md_table(*overview_rows(level, report.gold, report.coders, report.machine_coders)), ""]
+        nom = level.overall.nominal
+        if nom is not None:
+            out += [_nominal_line(nom), ""]
         if not main:
             continue
         if name in plot_files:
             out += [f"![Per-code kappa, {name} level]({plot_files[name]})", ""]
-        header, rows, notes = code_table(level["codes"], report.gold is not None)
+        header, rows, notes = code_table(level.codes, report.gold is not None)
+        out += [f"> {n}" for n in method_notes(report, level)] + [""]
         out += [_md_table(header, rows), ""]
-        for key, pair in (level.get("pairs") or {}).items():
-            header, rows, _ = code_table(pair["codes"], pair["gold"] is not None)
+        for key, pair in (level.pairs or {}).items():
+            header, rows, _ = code_table(pair.codes, pair.gold is not None)
             out += [f"### Pair {key}", "", _md_table(header, rows), ""]
         if notes:
             out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
@@ -182,10 +249,10 @@ def _md_disagreements(report: EvalReport) -> list[str]:
     return out
 
 
-def stability_rows(stability: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def stability_rows(stability: Stability) -> tuple[list[str], list[list[str]]]:
     header = ["runs", "n", "κ macro", "κ macro CI", "κ micro", "Po micro", "AC1 micro", "α micro"]
-    rows = [[k, _num(p["n_units"]), _num(p["kappa_macro"]), _ci(p, "kappa_macro"), _num(p["kappa_micro"]),
-             _num(p["po_micro"]), _num(p["ac1_micro"]), _num(p["alpha_micro"])] for k, p in stability["pairs"].items()]
+    rows = [[k, _num(p.n_units), _num(p.kappa_macro), _ci(p.ci, "kappa_macro"), _num(p.kappa_micro),
+             _num(p.po_micro), _num(p.ac1_micro), _num(p.alpha_micro)] for k, p in stability.pairs.items()]
     return header, rows
 
 
@@ -215,7 +282,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}td.ci{white-space:nowr
 .unit{border-left:3px solid #b8c4d9;margin:.5rem 0 .9rem;padding:.2rem .7rem}.q{color:#5a6475;font-style:italic}
 .yes{color:#1a7f37;font-weight:600}.no{color:#b42318;font-weight:600}.unseen{color:#777}
 .wide{overflow-x:auto}details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}img{max-width:100%}
-.muted{color:#5a6475}
+.muted{color:#5a6475}.caveat{background:#fff8e1;border-left:3px solid #e0a800;padding:.2rem .6rem;margin:.4rem 0}
 """
 
 
@@ -237,18 +304,18 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _html_level(report: EvalReport, name: str, plots: dict[str, bytes]) -> str:
-    level = _level_dict(report, name)
-    parts = [_html_table(*overview_rows(level, report.gold))]
+    level = report.by_level[name]
+    parts = [_html_table(*overview_rows(level, report.gold, report.coders, report.machine_coders))]
     if name in plots:
         parts.append(f'<img alt="per-code kappa, {escape(name)} level" src="{data_uri(plots[name])}">')
-    header, rows, notes = code_table(level["codes"], report.gold is not None)
+    header, rows, notes = code_table(level.codes, report.gold is not None)
+    parts += [f"<p class='caveat'>{escape(n)}</p>" for n in method_notes(report, level)]
     parts.append(_html_table(header, rows))
-    nominal = level["overall"].get("nominal")
-    if nominal:
-        parts.append(f"<p>Single-label scheme: nominal κ = {_num(nominal['kappa'])} ({nominal['kappa_statistic']}), "
-                     f"α = {_num(nominal['alpha'])} over {nominal['n_units']} units.</p>")
-    for key, pair in (level.get("pairs") or {}).items():
-        h, r, _ = code_table(pair["codes"], pair["gold"] is not None)
+    nominal = level.overall.nominal
+    if nominal is not None:
+        parts.append(f"<p>{escape(_nominal_line(nominal))}</p>")
+    for key, pair in (level.pairs or {}).items():
+        h, r, _ = code_table(pair.codes, pair.gold is not None)
         parts.append(f"<details><summary>Pair {escape(key)}</summary>{_html_table(h, r)}</details>")
     if notes:
         parts.append(f"<details><summary>Notes and undefined values ({len(notes)})</summary><ul>"
@@ -279,7 +346,7 @@ def _html_disagreements(report: EvalReport) -> str:
         more = len(entries) - HTML_DISAGREEMENTS_PER_CODE
         if more > 0:
             units.append(f"<p class='muted'>… and {more} more in report.json</p>")
-        label = labels[code]["label"] if code in labels else code
+        label = labels[code].label if code in labels else code
         parts.append(f"<details><summary>{escape(label)} ({escape(code)}) — {len(entries)} unit(s)</summary>"
                      + "".join(units) + "</details>")
     return "".join(parts)
@@ -332,12 +399,37 @@ def render_html(report: EvalReport, plots: dict[str, bytes]) -> str:
 def make_plots(report: EvalReport, group_png: bytes | None) -> dict[str, bytes]:
     plots: dict[str, bytes] = {}
     for name in report.levels:
-        png = kappa_plot(_level_dict(report, name), f"Per-code kappa, {name} level")
+        png = kappa_plot(report.by_level[name], f"Per-code kappa, {name} level")
         if png is not None:
             plots[name] = png
     if group_png is not None:
         plots["groups"] = group_png
     return plots
+
+
+def summary_tables(report: EvalReport) -> tuple[str, str]:
+    """The compact summary for a methods section — one row per comparison at the main level — as CSV and
+    as a LaTeX tabular (booktabs)."""
+    level = report.by_level[report.level]
+    header, rows = overview_rows(level, report.gold, report.coders, report.machine_coders)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+    def tex(cell: str) -> str:
+        for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#"),
+                     ("κ", "$\\kappa$"), ("α", "$\\alpha$"), ("–", "--")):
+            cell = cell.replace(a, b)
+        return cell
+
+    notes = " ".join(method_notes(report, level))
+    lines = ["% precode eval: agreement at the " + tex(report.level) + " level. " + tex(notes),
+             "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule",
+             " & ".join(tex(h) for h in header) + " \\\\", "\\midrule"]
+    lines += [" & ".join(tex(str(c)) for c in row) + " \\\\" for row in rows]
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    return buffer.getvalue(), "\n".join(lines)
 
 
 def write_report(report: EvalReport, out: Path, group_png: bytes | None = None,
@@ -353,6 +445,7 @@ def write_report(report: EvalReport, out: Path, group_png: bytes | None = None,
     }
     if groups_csv is not None:
         files["groups.csv"] = groups_csv
+    files["summary.csv"], files["summary.tex"] = summary_tables(report)
     out.mkdir(parents=True, exist_ok=True)
     mode = 0o666 & ~_umask()
     with ExitStack() as stack:  # every file is written to a temp file first; all are renamed only if all succeed

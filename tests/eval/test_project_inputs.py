@@ -75,7 +75,7 @@ def test_cli_run_then_eval_on_the_sample_gold_codes(built_project, cli, tmp_path
     assert "Wrote report.json, report.md, report.html" in result.output
 
 
-class project_at:  # noqa: N801 - a tiny context manager
+class project_at:
     def __init__(self, root):
         self.project = open_project(root)
 

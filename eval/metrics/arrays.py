@@ -1,0 +1,129 @@
+"""Low-level public functions on presence / label arrays (one statistic, no result model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from eval.metrics.features import _add_multi_features, _Features, _multi_nominal_features, generalized_sums
+from eval.metrics.formulas import (
+    _alpha_binary_from_sums,
+    _alpha_nominal_from_sums,
+    _f,
+    _fleiss_binary_from_sums,
+    _fleiss_nominal_from_sums,
+    _generalized_nominal_from_sums,
+    binary_counts,
+    kappa_from_counts,
+    validate_labels,
+    validate_presence,
+)
+
+
+def cohen_kappa(x: Any, y: Any, mask: Any | None = None) -> np.ndarray:
+    """Cohen's (1960) kappa per code for two coders' 0/1 presence ``(n_units[, n_codes])``.
+
+    See :func:`kappa_from_counts`; NaN where undefined (Pe = 1 or no units).
+    """
+    return kappa_from_counts(*binary_counts(x, y, mask))[0]
+
+
+def krippendorff_alpha_binary(presence: Any, observed: Any | None = None) -> np.ndarray:
+    """Krippendorff's alpha (nominal) per code, any number of coders, missing data allowed.
+
+    Coincidence-matrix method (Krippendorff 2011): with m_u coders on unit u and n_u1 of
+    them marking the code, units with m_u < 2 are dropped; over the rest
+    ``o_01 = sum_u n_u0 n_u1 / (m_u - 1)``, ``n_1 = sum_u n_u1``, ``n.. = sum_u m_u``, and
+    ``alpha = 1 - D_o / D_e = 1 - (n.. - 1) o_01 / (n_0 n_1)``. NaN where ``n_0 n_1 = 0``.
+
+    Returns an array of shape (n_codes,).
+    """
+    x, obs = validate_presence(presence, observed)
+    feats = _Features(x.shape[1])
+    _add_multi_features(feats, x, obs)
+    S = feats.sums()
+    return _alpha_binary_from_sums(S["alpha:N"], S["alpha:N1"], S["alpha:D"])
+
+
+def fleiss_kappa_binary(presence: Any, observed: Any | None = None) -> np.ndarray:
+    """Fleiss' (1971) kappa per code over the units seen by all coders.
+
+    See :func:`_fleiss_binary_from_sums` for the formula; NaN where undefined.
+    Returns an array of shape (n_codes,).
+    """
+    x, obs = validate_presence(presence, observed)
+    feats = _Features(x.shape[1])
+    _add_multi_features(feats, x, obs)
+    S = feats.sums()
+    return _fleiss_binary_from_sums(S["fleiss:N"], S["fleiss:S1"], S["fleiss:SQ"], x.shape[0])
+
+
+def confusion_matrix_nominal(
+    y1: Any, y2: Any, n_categories: int | None = None, mask: Any | None = None
+) -> np.ndarray:
+    """k x k confusion matrix of two coders' category indices (rows = ``y1``)."""
+    y1 = np.asarray(y1, dtype=np.int64)
+    y2 = np.asarray(y2, dtype=np.int64)
+    keep = (y1 >= 0) & (y2 >= 0)
+    if mask is not None:
+        keep &= np.asarray(mask, dtype=bool)
+    q = n_categories
+    if q is None:
+        q = int(max(y1[keep].max(initial=-1), y2[keep].max(initial=-1))) + 1
+    flat = np.bincount(y1[keep] * q + y2[keep], minlength=q * q)
+    return flat.reshape(q, q)
+
+
+
+def krippendorff_alpha_nominal(
+    labels: Any, observed: Any | None = None, n_categories: int | None = None
+) -> float:
+    """Krippendorff's alpha for single-label nominal data, any coders, missing allowed.
+
+    ``o_ck = sum_u n_uc n_uk / (m_u - 1)`` (c != k) over units with m_u >= 2,
+    ``alpha = 1 - (n.. - 1) sum_{c!=k} o_ck / (n..^2 - sum_c n_c^2)`` (Krippendorff 2011),
+    with ``sum_{c!=k} o_ck = sum_u (m_u^2 - sum_c n_uc^2) / (m_u - 1)``. NaN if undefined.
+    """
+    lab, obs, q = validate_labels(labels, observed, n_categories)
+    feats = _Features(lab.shape[1])
+    _multi_nominal_features(feats, lab, obs, q)
+    S = feats.sums()
+    return _f(_alpha_nominal_from_sums(S["alpha:N"][0], S["alpha:NC"], S["alpha:Doff"][0]))
+
+
+def fleiss_kappa_nominal(
+    labels: Any, observed: Any | None = None, n_categories: int | None = None
+) -> float:
+    """Fleiss' (1971) kappa for single-label data over units rated by all coders.
+
+    ``P_u = (sum_c n_uc^2 - r) / (r (r-1))``, ``p_c = sum_u n_uc / (N r)``,
+    ``kappa = (mean P_u - sum_c p_c^2) / (1 - sum_c p_c^2)``; NaN if undefined.
+    """
+    lab, obs, q = validate_labels(labels, observed, n_categories)
+    feats = _Features(lab.shape[1])
+    _multi_nominal_features(feats, lab, obs, q)
+    S = feats.sums()
+    return _f(
+        _fleiss_nominal_from_sums(S["fleiss:N"][0], S["fleiss:SC"], S["fleiss:SQ"][0], lab.shape[0])
+    )
+
+
+
+
+def generalized_agreement_nominal(
+    labels: Any, observed: Any | None = None, n_categories: int | None = None
+) -> tuple[float, float, float, int]:
+    """Fleiss' kappa and AC1 in Gwet's (2014) generalised form for missing ratings, single-label data.
+
+    Every unit rated by at least two coders counts (see
+    :func:`eval.metrics.formulas._generalized_nominal_from_sums`). Returns ``(kappa, ac1, Pa, n2)``
+    with n2 the units rated by two or more coders.
+    """
+    lab, obs, q = validate_labels(labels, observed, n_categories)
+    feats = _Features(lab.shape[1])
+    _multi_nominal_features(feats, lab, obs, q)
+    S = feats.sums()
+    n1, n2, pa_sum, pi_sums = generalized_sums(S)
+    kappa, ac1, pa = _generalized_nominal_from_sums(n1[0], n2[0], pa_sum[0], pi_sums, q)
+    return _f(kappa), _f(ac1), _f(pa), int(S["gen:N2"][0])

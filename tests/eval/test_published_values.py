@@ -1,0 +1,96 @@
+"""Fleiss' kappa and AC1 in Gwet's generalised form for missing ratings, against published values.
+
+Sources of the data and of the expected values:
+
+* Gwet, K. L. (2014). *Handbook of Inter-Rater Reliability*, 4th ed., Advanced Analytics: the
+  5-observer data (15 units, ratings 0-3, only observer 3 rated every unit) — irrCAC's
+  ``cac.raw5obs`` / ``raw_5observers`` — and the 4-rater data of p. 120 (12 units, ratings 1-5) —
+  irrCAC's ``cac.raw4raters`` / ``raw_4raters``, which is Krippendorff's (2011) reliability data
+  with missing values ("Computing Krippendorff's alpha-reliability", section D, alpha nominal
+  0.743).
+* Expected values as irrCAC computes them (``fleiss.kappa.raw``, ``gwet.ac1.raw``), from the
+  test suite of its Python port: https://github.com/afergadis/irrCAC, files
+  ``test/unit/irrCAC/raw/test_fleiss.py`` and ``test_gwet.py`` (3 decimals): 5 observers
+  Pa 0.616, Fleiss Pe 0.291, kappa 0.458, AC1 Pe 0.236, AC1 0.497; 4 raters Pa 0.818, Fleiss
+  Pe 0.239, kappa 0.761, AC1 Pe 0.190, AC1 0.775.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eval.metrics import (
+    agreement_table,
+    fleiss_kappa_nominal,
+    generalized_agreement_nominal,
+    krippendorff_alpha_nominal,
+)
+
+N = np.nan
+FIVE_OBSERVERS = np.array([
+    [1, 1, 2, N, 0, 0, 1, 1, 2, 2, N, 0, 1, 3, 1],
+    [1, 1, 3, 0, 0, 0, 0, N, 2, 1, 1, 0, 2, 3, 1],
+    [2, 0, 3, 0, 0, 0, 2, 2, 2, 1, 0, 0, 2, 2, 1],
+    [N, 1, 3, N, N, N, N, 0, N, 1, 0, 0, 2, 2, N],
+    [2, N, N, 0, 0, 0, 1, N, 2, N, N, N, N, 3, 1],
+])
+FOUR_RATERS = np.array([  # Krippendorff (2011) reliability data, values 1-5 (here 0-4)
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, N, N, N],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, N, N],
+    [N, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, 3],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, N],
+]) - 1
+
+
+@pytest.mark.parametrize("labels, q, kappa, ac1, pa, n2", [
+    (FIVE_OBSERVERS, 4, 0.458, 0.497, 0.616, 15),
+    (FOUR_RATERS, 5, 0.761, 0.775, 0.818, 11),
+])
+def test_generalised_fleiss_and_ac1_reproduce_irrcac(labels, q, kappa, ac1, pa, n2):
+    got_kappa, got_ac1, got_pa, got_n2 = generalized_agreement_nominal(labels, n_categories=q)
+    assert round(got_kappa, 3) == kappa
+    assert round(got_ac1, 3) == ac1
+    assert round(got_pa, 3) == pa
+    assert got_n2 == n2  # units rated by two or more coders: all of them count
+
+
+def test_complete_units_form_is_what_the_issue_reported():
+    # the classical form uses only the 1 unit every observer rated: kappa -0.25 ("poor")
+    assert fleiss_kappa_nominal(FIVE_OBSERVERS, n_categories=4) == pytest.approx(-0.25)
+
+
+def test_krippendorff_alpha_on_the_same_data():
+    # Krippendorff (2011), section D: alpha (nominal) = 0.743
+    assert round(krippendorff_alpha_nominal(FOUR_RATERS, n_categories=5), 3) == 0.743
+
+
+def _binary(labels: np.ndarray, category: int) -> tuple[np.ndarray, np.ndarray]:
+    observed = ~np.isnan(labels)
+    return np.where(observed, labels == category, 0).astype(int)[:, :, None], observed
+
+
+@pytest.mark.parametrize("labels", [FIVE_OBSERVERS, FOUR_RATERS])
+def test_per_code_generalised_form_equals_the_two_category_nominal_form(labels):
+    """Each code as a yes/no variable: agreement_table's generalised kappa and AC1 equal irrCAC's
+    formulas on that two-category variable (q = 2)."""
+    for category in range(int(np.nanmax(labels)) + 1):
+        presence, observed = _binary(labels, category)
+        m = agreement_table(presence, observed, code_ids=["c"]).multi.per_code["c"]
+        two = np.where(observed, presence[:, :, 0], np.nan)
+        kappa, ac1, pa, n2 = generalized_agreement_nominal(two, n_categories=2)
+        assert m.gen_fleiss_kappa == pytest.approx(kappa, abs=1e-12, nan_ok=True)
+        assert m.gen_ac1 == pytest.approx(ac1, abs=1e-12)
+        assert m.gen_po == pytest.approx(pa, abs=1e-12)
+        assert m.n_units_alpha == n2
+
+
+def test_generalised_equals_classical_without_missing_ratings():
+    rng = np.random.default_rng(3)
+    presence = rng.integers(0, 2, size=(4, 40, 3))
+    m = agreement_table(presence).multi
+    for q in range(3):
+        code = m.per_code[f"code_{q}"]
+        assert code.gen_fleiss_kappa == pytest.approx(code.fleiss_kappa, abs=1e-12)
+        assert code.gen_ac1 == pytest.approx(code.ac1, abs=1e-12)
+        assert code.gen_po == pytest.approx(code.po, abs=1e-12)
