@@ -105,6 +105,10 @@ def import_qdpx(
         help="Also write the imported code tree as a YAML codebook (a draft to complete).")] = None,
     project: Annotated[Path | None, typer.Option(
         "--project", "-p", envvar="PRECODE_PROJECT", help="Project directory (default: the nearest one).")] = None,
+    max_member_mb: Annotated[float, typer.Option(help="Refuse an archive member that unpacks to more MiB.")] = 512,
+    max_total_mb: Annotated[float, typer.Option(help="Refuse an archive that unpacks to more MiB in all.")] = 2048,
+    max_ratio: Annotated[float, typer.Option(
+        help="Refuse a member (over 1 MiB) compressed more than this many to one (a zip bomb).")] = 200,
 ) -> None:
     """Import text sources and their codings from a .qdpx; each REFI user becomes a coder for 'precode eval'.
 
@@ -113,11 +117,16 @@ def import_qdpx(
     """
     from pipeline.interchange.qdpx_import import import_qdpx as run_import
     from pipeline.interchange.qdpx_import import import_summary
+    from pipeline.interchange.qdpx_read import ReadLimits
 
     if file.suffix.lower() == ".qdc":
         raise PrecodeError("a .qdc file is a codebook, not a project", path=str(file),
                            hint=f"convert it: precode codebook convert {file} {file.with_suffix('.yaml').name}")
-    report = run_import(find_project(project), file, codebook, save_codebook)
+    if min(max_member_mb, max_total_mb, max_ratio) <= 0:
+        raise PrecodeError("--max-member-mb, --max-total-mb and --max-ratio must be positive")
+    limits = ReadLimits(max_member_bytes=int(max_member_mb * 1024**2), max_total_bytes=int(max_total_mb * 1024**2),
+                        max_ratio=max_ratio)
+    report = run_import(find_project(project), file, codebook, save_codebook, limits)
     table = Table("source", "status", "transcript", "codings", title=f"Imported {file.name}")
     for s in report.sources:
         table.add_row(s.name, s.status.value, s.transcript_name, str(s.codings))

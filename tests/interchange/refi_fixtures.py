@@ -124,3 +124,43 @@ CODES_XML = f"""
      </Code>
    </Code>
    <Code guid="{C_STAFF}" name="adopters.staff" isCodable="true"/>"""
+
+
+# -- A zip bomb: a member of `size` zero bytes in a ~1/1000 as big archive, built without compressing it all ----
+def zero_bomb(path: Path, size: int = 2 * 1024**3, member: str = "project.qde") -> Path:
+    """Write a zip (Zip64 sizes) whose one deflated member unpacks to `size` zero bytes.
+
+    Deflate blocks after a full flush do not depend on what came before, so the block for 1 MiB of
+    zeros is made once and repeated: a 2 GiB member takes a second to write, not a minute.
+    """
+    import struct
+    import zlib
+
+    chunk = bytes(1 << 20)
+    assert size % len(chunk) == 0
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    repeated = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    last = compressor.flush(zlib.Z_FINISH)
+    n = size // len(chunk)
+    crc = 0
+    for _ in range(n):
+        crc = zlib.crc32(chunk, crc)
+    compressed = len(first) + (n - 1) * len(repeated) + len(last)
+    name = member.encode()
+    local_extra = struct.pack("<HHQQ", 1, 16, size, compressed)
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 8, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                        len(name), len(local_extra)) + name + local_extra
+    central_extra = struct.pack("<HHQQ", 1, 16, size, compressed)
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 8, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                          len(name), len(central_extra), 0, 0, 0, 0, 0) + name + central_extra
+    with path.open("wb") as out:
+        out.write(local)
+        out.write(first)
+        for _ in range(n - 1):
+            out.write(repeated)
+        out.write(last)
+        offset = out.tell()
+        out.write(central)
+        out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), offset, 0))
+    return path
