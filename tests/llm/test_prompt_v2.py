@@ -96,3 +96,25 @@ def test_reasoning_models_have_prices():
         found = find_price(model, prices)
         assert found is not None and found.input == price, model
     assert json.dumps(sorted(prices))  # all serializable for precode.toml
+
+
+def test_the_dry_run_counts_openai_prompt_tokens_within_10_percent(stub, make_project):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.coders import make_coder
+    from pipeline.coders.llm import LLMOptions
+    from pipeline.coding import coding_context, select_segments
+
+    project = make_project(model="gpt-4o-mini")
+    result = CliRunner().invoke(app, ["code", "-c", "nasss", "--coder", "llm", "-p", str(project.root), "--dry-run"],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert stub.requests == []
+    shown = int(result.output.split("prompt tokens")[1].split("(counted with o200k_base")[0].strip(" │|").replace(",", ""))
+    segments = select_segments(project)
+    context = coding_context(project, "", NASSS, CODES, "leaf", segments)
+    prompts = make_coder("llm", project, llm=LLMOptions(), dry_run=True).prompts(segments, context)
+    exact = sum(count_prompt_tokens(m, "o200k_base") for m in prompts)  # what OpenAI bills for these requests
+    rough = sum(estimate_tokens(sum(len(x["content"]) for x in m)) for m in prompts)
+    assert abs(shown - exact) / exact < 0.10 and abs(rough - exact) / exact > 0.10
