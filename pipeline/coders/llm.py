@@ -135,12 +135,12 @@ class _Outcome:
 class _Batch:
     segments: list[Segment]
     labels: list[str]
-    messages: list[dict]
+    messages: list[dict[str, str]]
     pseudonyms: Pseudonyms
-    response_format: dict | None
+    response_format: dict[str, Any] | None
     keys: list[str]  # one per sample
     outcomes: dict[int, _Outcome] = field(default_factory=dict)
-    schema_format: dict | None = None  # sent instead of json_object to servers that need json_schema
+    schema_format: dict[str, Any] | None = None  # sent instead of json_object to servers that need json_schema
 
     @property
     def prompt_chars(self) -> int:
@@ -252,7 +252,7 @@ class LLMCoder:
     def _request_tokens(self, batch: _Batch) -> int:
         return estimate_tokens(batch.prompt_chars) + self.settings.max_tokens
 
-    def _response_format(self, labels: list[str], codes: list[Code]) -> dict | None:
+    def _response_format(self, labels: list[str], codes: list[Code]) -> dict[str, Any] | None:
         fmt = resolve(self.settings).response_format  # the profiles' choice unless [llm] sets it
         if fmt == "json_object":
             return {"type": "json_object"}
@@ -322,7 +322,7 @@ class LLMCoder:
         loop = asyncio.new_event_loop()
         client = ChatClient(self.settings)
         adapted = 0
-        active: dict[asyncio.Task, tuple[_Batch, int]] = {}
+        active: dict[asyncio.Task[_Outcome], tuple[_Batch, int]] = {}
 
         def top_up() -> None:
             while todo and len(active) < self.settings.concurrency:
@@ -434,8 +434,8 @@ class LLMCoder:
                     samples=voted.samples,
                 ))
             seen: set[str] = set()
-            for sample in checked[seg.id]:
-                for proposal in sample.proposals:
+            for answered in checked[seg.id]:
+                for proposal in answered.proposals:
                     if proposal.label.casefold() not in seen:
                         seen.add(proposal.label.casefold())
                         proposals.append((seg, proposal))

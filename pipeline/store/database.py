@@ -89,7 +89,9 @@ class Database(TranscriptStore, RunStore):
                 conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (number, utcnow().isoformat()))
 
     def counts(self) -> dict[str, int]:
-        q = lambda sql: self.conn.execute(sql).fetchone()[0]  # noqa: E731
+        def q(sql: str) -> int:
+            return int(self.conn.execute(sql).fetchone()[0])
+
         return {
             "transcripts": q("SELECT COUNT(DISTINCT name) FROM transcripts"),
             "transcript_versions": q("SELECT COUNT(*) FROM transcripts"),
@@ -102,7 +104,8 @@ class Database(TranscriptStore, RunStore):
 
 def _split_sql(script: str) -> list[str]:
     """Split a migration into statements, keeping trigger bodies (BEGIN … END;) whole."""
-    statements, buffer = [], []
+    statements: list[str] = []
+    buffer: list[str] = []
     for line in script.splitlines():
         if line.strip().startswith("--") and not buffer:
             continue

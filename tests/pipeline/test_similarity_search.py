@@ -1,0 +1,72 @@
+"""The embedding stage and chromadb: nearest codes, similar passages, one project's collections apart from another's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.codebook import load_codebook
+from pipeline.coding import select_segments
+from pipeline.indexing import EmbeddingIndex
+from pipeline.ingest import ingest_paths
+from pipeline.project import init_project
+from pipeline.similar import similar_passages
+from pipeline.store.vectors import QUOTE_UNITS, SEGMENTS
+
+
+def test_nearest_codes_from_chromadb_are_the_exact_cosine_ranking(sample_project):
+    nasss = load_codebook("nasss")
+    leaves = nasss.at_level("leaf")
+    segments = select_segments(sample_project)[:60]
+    index = sample_project.embeddings
+    shortlist = index.nearest_codes(nasss, leaves, segments, 5)
+
+    codes = index.codes(nasss, leaves)
+    vectors = index.segments(segments)
+    for i, segment in enumerate(segments):
+        mean = vectors.vectors[vectors.offsets[i]:vectors.offsets[i + 1]].mean(axis=0)
+        exact = [leaves[j].id for j in np.argsort(-(codes @ (mean / np.linalg.norm(mean))))[:5]]
+        assert shortlist[segment.id] == exact
+
+
+def test_similar_passages_find_the_passage_itself_first(sample_project):
+    segments = select_segments(sample_project)
+    target = max((s for s in segments if len(s.text) <= 240), key=lambda s: len(s.text))  # one quote unit
+    found = similar_passages(sample_project, target.text, k=3)
+    assert len(found) == 3 and found[0].segment_id == target.id and found[0].score > 0.99
+    assert [p.score for p in found] == sorted((p.score for p in found), reverse=True)
+    result = CliRunner().invoke(app, ["similar", target.text[:200], "-k", "2", "-p", str(sample_project.root)])
+    assert result.exit_code == 0, result.output
+    assert "score" in result.output and found[0].transcript in result.output
+
+
+@pytest.mark.slow
+def test_two_projects_on_one_chroma_store_never_see_each_other(tmp_path: Path, sample_dir: Path):
+    shared = tmp_path / "one-chroma"  # stands in for one Chroma server both projects are configured to use
+    first, _ = init_project(tmp_path / "first")
+    second, _ = init_project(tmp_path / "second")
+    assert first.id != second.id and first.id == first.db.project_id()  # stored, stable across openings
+    ingest_paths(first, [sample_dir / "int03_radiologist.txt"])
+    ingest_paths(second, [sample_dir / "int03_radiologist.txt"])  # the same text: the same segment ids
+
+    a = EmbeddingIndex(first.settings.embedding, shared, None, first.id)
+    b = EmbeddingIndex(second.settings.embedding, shared, None, second.id)
+    segments = select_segments(first)
+    a.segments(segments)
+    name = a.embedder.name
+    assert a.store.count(SEGMENTS, name) == len(segments)
+    assert b.store.count(SEGMENTS, name) == 0 and b.similar([segments[0].text], 3) == [[]]
+    assert b.store.missing(QUOTE_UNITS, name, [u.id for u in a.segments(segments[:1]).units])  # nothing shared
+
+    b.segments(select_segments(second)[:2])
+    deleted = a.delete()
+    assert deleted and all(n.startswith(f"{first.id}__") for n in deleted)
+    left = {c if isinstance(c, str) else c.name for c in a.store.client.list_collections()}
+    assert not any(n.startswith(f"{first.id}__") for n in left)
+    assert b.store.count(SEGMENTS, name) == 2  # the other project's vectors are untouched
+    first.close()
+    second.close()
