@@ -35,13 +35,12 @@ go_offline()
 from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.coders import make_coder  # noqa: E402
 from pipeline.coding import run_coder, select_segments  # noqa: E402
-from pipeline.indexing import index_segments, quote_units  # noqa: E402
+from pipeline.indexing import quote_units  # noqa: E402
 from pipeline.ingest import ingest_paths  # noqa: E402
 from pipeline.ingest.readers import read_transcript  # noqa: E402
 from pipeline.project import init_project  # noqa: E402
 from pipeline.segment import is_interviewer  # noqa: E402
 from pipeline.settings import IngestSettings  # noqa: E402
-from pipeline.store.vectors import VectorStore  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 SENTENCE = re.compile(r"[^.!?]+[.!?]")
@@ -103,10 +102,10 @@ def main() -> None:
         t_ingest = time.perf_counter() - t
         segments = select_segments(project)
         coder = make_coder("similarity", project)
-        coder.embedder.embed(["warm up the model"])
-        store = VectorStore(project.chroma_path)
+        embedder = project.embeddings.embedder  # the embedding stage the coder gets through its context
+        embedder.embed(["warm up the model"])
         t = time.perf_counter()
-        vectors = index_segments(segments, coder.embedder, store)
+        vectors = project.embeddings.segments(segments)
         t_embed = time.perf_counter() - t
         t = time.perf_counter()
         run = run_coder(project, coder, codebook)
@@ -116,14 +115,14 @@ def main() -> None:
         # The same texts through sentence-transformers directly, same process, same model and batch size
         texts = [u.text for s in segments for u in quote_units(s)]
         t = time.perf_counter()
-        coder.embedder.model.encode(texts, batch_size=coder.embedder.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
+        embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
+                              convert_to_numpy=True, show_progress_bar=False)
         t_direct = time.perf_counter() - t
 
         # End to end, second fresh project: what `precode run` does
         project2, _ = init_project(work / "end-to-end")
         e2e_coder = make_coder("similarity", project2)
-        e2e_coder.embedder.embed(["warm up the model"])
+        project2.embeddings.embedder.embed(["warm up the model"])
         t = time.perf_counter()
         ingest_paths(project2, [corpus])
         e2e_run = run_coder(project2, e2e_coder, codebook)

@@ -167,3 +167,13 @@ def test_no_module_outside_the_store_runs_sql_for_runs_and_coders():
     offenders = [f"{p.relative_to(root)}:{n}" for p in files
                  for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if "execute(" in line]
     assert offenders == []
+
+
+def test_the_built_in_coders_are_declared_as_entry_points():
+    import tomllib
+
+    from pipeline.coders import BUILTIN
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = pyproject["project"]["entry-points"]["precode.coders"]
+    assert {name: declared.get(name) for name in BUILTIN} == BUILTIN
