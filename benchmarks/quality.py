@@ -223,7 +223,7 @@ def ece(p: np.ndarray, truth: np.ndarray, n_bins: int = 10) -> float:
 GOLD_TRANSCRIPTS = ("int03_radiologist", "int06_product_manager", "int07_pharmacist", "int09_informatics_lead")
 
 
-def sample_benchmark(bootstrap: int) -> dict[str, Any]:
+def sample_benchmark(bootstrap: int, options: LearnOptions | None = None) -> dict[str, Any]:
     from eval.inputs import read_span_file
     from pipeline.coders import make_coder
     from pipeline.coding import run_coder
@@ -255,7 +255,7 @@ def sample_benchmark(bootstrap: int) -> dict[str, Any]:
             truth_rows, learned_rows, sim_rows = [], [], []
             for train, test in ((a, b), (b, a)):
                 learned = make_coder("learned", project, from_coder=[f"coder_A@{t}" for t in train],
-                                     codebook=codebook, level="leaf", reviews=False)
+                                     codebook=codebook, level="leaf", reviews=False, learn_options=options)
                 learned_run = run_coder(project, learned, codebook, "leaf", test)
                 sim_run = run_coder(project, make_coder("similarity", project), codebook, "leaf", test)
                 gold = examples_at_level(human_codes(project, [f"coder_A@{t}" for t in test], reviews=False),

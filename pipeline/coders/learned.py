@@ -119,10 +119,10 @@ class LearnedCoder:
 
 def create(project: Project, from_coder: list[str] | str | None = None, single: bool = False,
            reviews: bool = True, codebook: Codebook | None = None, level: str | None = None,
-           **_: Any) -> LearnedCoder:
+           learn_options: LearnOptions | None = None, **_: Any) -> LearnedCoder:
     """The registry's factory: reads the project's human codes; trains now when given the codebook and level."""
     coders = [from_coder] if isinstance(from_coder, str) else list(from_coder or [])
-    options = LearnOptions(single=single)
+    options = learn_options or LearnOptions(single=single)
     coder = LearnedCoder(human_codes(project, coders, reviews), project.embeddings.embedder.name, coders, reviews,
                          options)
     if codebook is not None:

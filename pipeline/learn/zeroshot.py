@@ -1,0 +1,89 @@
+"""Honest zero-shot runs: when a run leaves most segments without a suggestion, say so and why.
+
+The similarity coder proposes a code for a quote unit only when its cosine similarity to the code
+is at least `threshold` and at least `margin` above the unit's mean similarity over all codes.
+Measured on real human-coded data (docs/benchmarks.md, benchmarks/quality.py), talk worded unlike
+the codebook's descriptions rarely reaches the default threshold: on the coded-chat messages the
+defaults leave about 80% of messages without a code. A run that suggests nothing for most segments
+is not evidence that most segments need no code, so the command line prints this explanation,
+computed from the run's own scores (the stored vectors; nothing is encoded again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.codebook import Codebook
+from pipeline.models import Run, Segment
+from pipeline.project import Project
+
+SPARSE_SHARE = 0.5  # a run is "sparse" when at least this share of its segments got no suggestion
+
+
+@dataclass
+class SimilarityDiagnosis:
+    """Why segments got no similarity suggestion: no unit reached the threshold, or none stood out by the margin."""
+
+    segments: int
+    without: int
+    below_threshold: int
+    within_margin: int
+    median_best: float  # median over the segments without a suggestion of their best unit's cosine
+
+
+def diagnose_similarity(project: Project, run: Run, codebook: Codebook, segments: list[Segment]) -> SimilarityDiagnosis:
+    """Recompute the similarity rule's scores for `segments` from the stored vectors."""
+    threshold = float(run.params.get("threshold", 0.4))
+    margin = float(run.params.get("margin", 0.1))
+    codes = codebook.at_level(run.level or "leaf")
+    suggested = {s.segment_id for s in project.db.suggestions(run.id)}
+    todo = [s for s in segments if s.id not in suggested]
+    if not todo or not codes:
+        return SimilarityDiagnosis(len(segments), len(todo), 0, 0, float("nan"))
+    code_matrix = project.embeddings.codes(codebook, codes)
+    sv = project.embeddings.segments(todo)
+    scores = sv.vectors @ code_matrix.T
+    margins = scores - scores.mean(axis=1, keepdims=True)
+    below = within = 0
+    best: list[float] = []
+    for i in range(len(todo)):
+        lo, hi = int(sv.offsets[i]), int(sv.offsets[i + 1])
+        if hi == lo:
+            continue
+        block, block_margin = scores[lo:hi], margins[lo:hi]
+        best.append(float(block.max()))
+        if not (block >= threshold).any():
+            below += 1
+        elif not ((block >= threshold) & (block_margin >= margin)).any():
+            within += 1
+    return SimilarityDiagnosis(len(segments), len(todo), below, within, float(np.median(best)) if best else float("nan"))
+
+
+def sparse_run_note(project: Project, run: Run, codebook: Codebook, segments: list[Segment]) -> list[str]:
+    """Lines to print when most of the run's segments got no suggestion (none otherwise)."""
+    n = int(run.counts.get("segments", len(segments)))
+    covered = int(run.counts.get("segments_with_suggestions", 0))
+    if n == 0 or (n - covered) / n < SPARSE_SHARE:
+        return []
+    head = (f"Note: {n - covered} of {n} segments ({(n - covered) / n:.0%}) got no suggestion. That does not mean "
+            "they need no code.")
+    if run.coder == "similarity":
+        d = diagnose_similarity(project, run, codebook, segments)
+        threshold, margin = run.params.get("threshold"), run.params.get("margin")
+        return [head,
+                f"Why: the similarity coder needs a sentence with cosine >= {threshold} to a code's description and "
+                f">= {margin} above that sentence's mean over all codes. In {d.below_threshold} of these segments no "
+                f"sentence reached {threshold} (median best {d.median_best:.2f}); in {d.within_margin} the best did not "
+                "stand out by the margin. The talk is worded unlike the codebook's descriptions.",
+                f"What to do: --threshold {d.median_best:.2f} would let about half of these through (add --single to "
+                "keep only the nearest code); or code a few transcripts by hand (or review a run) and use "
+                "--coder learned, which learns your coding (README: 'Which coder').",
+                ]
+    if run.coder == "learned":
+        few = (run.params.get("training") or {}).get("few_examples") or []
+        return [head, "Why: for them no code's model found the code more likely than not under its class-balanced "
+                      f"rule{f'; {len(few)} codes have too few examples to learn' if few else ''}. More human "
+                      "examples (--from-coder, or review decisions) help; --single gives each segment its likeliest code."]
+    return [head]
