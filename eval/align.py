@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from eval.inputs import Problem, SpanCoding, SpanInput, UnitCoding, UnitTable
 from pipeline.errors import PrecodeError
@@ -131,30 +130,34 @@ def align_units(codings: Sequence[UnitCoding] | Sequence[UnitTable], universe: l
     """
     _check_missing(missing)
     unit, coder, code, source = _unit_columns(codings)
-    u_codes, named = pd.factorize(pd.Series(unit, dtype=object), sort=False)
+    n = len(unit)
     if universe is not None:
-        known = pd.Index(universe)
-        outside = np.flatnonzero(~pd.Series(unit, dtype=object).isin(known).to_numpy())
-        if len(outside):
-            listed = ", ".join(f"'{unit[i]}' ({source(int(i))})" for i in outside[:5])
+        u_ix = _index(list(universe))
+        outside = [i for i, u in enumerate(unit) if u not in u_ix]
+        if outside:
+            listed = ", ".join(f"'{unit[i]}' ({source(i)})" for i in outside[:5])
             raise PrecodeError(f"unit(s) not in the --units file: {listed}",
                                hint="add them to the units file or correct the unit ids")
         ids = list(universe)
-        u_idx = known.get_indexer(pd.Series(unit, dtype=object))
     else:
-        ids = [str(u) for u in named]
-        u_idx = u_codes
-    c_idx, coder_names = pd.factorize(pd.Series(coder, dtype=object), sort=False)
-    coders = [str(c) for c in coder_names]
-    has_code = np.array([k is not None for k in code], dtype=bool)
+        ids = list(dict.fromkeys(unit))
+        u_ix = _index(ids)
+    coders = list(dict.fromkeys(coder))
     codes = sorted({k for k in code if k is not None})
-    k_idx = pd.Index(codes).get_indexer(pd.Series([k if k is not None else "" for k in code], dtype=object))
+    c_ix = _index(coders)
+    k_ix: dict[str | None, int] = {k: i for i, k in enumerate(codes)}
+    k_ix[None] = -1
+    u_idx = np.fromiter(map(u_ix.__getitem__, unit), dtype=np.intp, count=n)
+    c_idx = np.fromiter(map(c_ix.__getitem__, coder), dtype=np.intp, count=n)
+    k_idx = np.fromiter(map(k_ix.__getitem__, code), dtype=np.intp, count=n)
+    has_code = k_idx >= 0
     presence = np.zeros((len(coders), len(ids), len(codes)), dtype=bool)
     seen = np.zeros((len(coders), len(ids)), dtype=bool)
     seen[c_idx, u_idx] = True
     presence[c_idx[has_code], u_idx[has_code], k_idx[has_code]] = True
-    first_use = pd.Series(code, dtype=object)[has_code].drop_duplicates()
-    sources = {str(k): source(int(i)) for i, k in first_use.items()}
+    _, first = np.unique(k_idx[has_code], return_index=True)
+    rows_with_code = np.flatnonzero(has_code)
+    sources = {codes[int(k_idx[rows_with_code[f]])]: source(int(rows_with_code[f])) for f in first}
     observed = seen if missing == "missing" else np.ones_like(seen)
     origin = "listed in the --units file" if universe is not None else "named in the input file(s)"
     description = (f"Unit of analysis: the units of the segment-level input ({len(ids)} units {origin}). "

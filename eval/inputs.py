@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import overload
 
-import pandas as pd
 from pydantic import BaseModel, Field
 
 from pipeline.errors import PrecodeError
@@ -231,16 +230,15 @@ def read_unit_file(path: Path) -> tuple[UnitTable, InputSummary]:
     for i, coder in enumerate(table.coder):
         if PAIR_SEPARATOR in coder:
             check_coder_name(coder, path, table.lines[i])
-    if table.unit:
-        frame = pd.DataFrame({"unit": table.unit, "coder": table.coder, "code": [c or "" for c in table.code]})
-        dup = frame.duplicated(keep=False).to_numpy()
-        if dup.any():
-            repeated = frame[dup]
-            later = int(frame.duplicated(keep="first").to_numpy().argmax())
-            same = repeated[(repeated == frame.iloc[later]).all(axis=1)].index[0]
-            raise PrecodeError(f"line {table.lines[later]}: duplicate row (same unit, coder and code as line "
-                               f"{table.lines[int(same)]})", path=str(path),
-                               hint="remove the repeated row; each code application is listed once")
+    keys = list(zip(table.unit, table.coder, table.code, strict=True))
+    if len(set(keys)) != len(keys):
+        first: dict[tuple[str, str, str | None], int] = {}
+        for i, key in enumerate(keys):
+            if key in first:
+                raise PrecodeError(f"line {table.lines[i]}: duplicate row (same unit, coder and code as line "
+                                   f"{table.lines[first[key]]})", path=str(path),
+                                   hint="remove the repeated row; each code application is listed once")
+            first[key] = i
     summary = InputSummary(kind="unit-jsonl" if jsonl else "unit-csv", source=str(path),
                            coders=sorted(set(table.coder)), rows=len(table),
                            applications=sum(c is not None for c in table.code))
@@ -262,31 +260,31 @@ def _read_unit_csv(path: Path, table: UnitTable) -> None:
     names = [h.strip().lower() for h in header]
     _kind_of(set(names), path)
     width = len(names)
-    rows: list[list[str]] = []
+    iu, ic, ik = (names.index(c) for c in ("unit", "coder", "code"))
+    unit: list[str] = []
+    coder: list[str] = []
+    code: list[str] = []
     lines: list[int] = []
-    for row in reader:
-        if len(row) != width:
+    for row in reader:  # one pass at C speed per row; nothing per cell but the three columns
+        if len(row) != width or not (row[iu] and row[ic]):
             if not any(cell.strip() for cell in row):
                 continue
-            raise PrecodeError(f"line {reader.line_num}: {len(row)} cells where the header has {width} (an "
-                               f"unquoted '{delimiter}' inside a value?)", path=str(path),
-                               hint=f"quote values that contain '{delimiter}', e.g. \"Staff{delimiter} nurses\"")
-        rows.append(row)
+            if len(row) != width:
+                raise PrecodeError(f"line {reader.line_num}: {len(row)} cells where the header has {width} (an "
+                                   f"unquoted '{delimiter}' inside a value?)", path=str(path),
+                                   hint=f"quote values that contain '{delimiter}', e.g. \"Staff{delimiter} nurses\"")
+        unit.append(row[iu])
+        coder.append(row[ic])
+        code.append(row[ik])
         lines.append(reader.line_num)
-    if not rows:
-        return
-    frame = pd.DataFrame(rows, columns=[f"c{i}" for i in range(width)], dtype=object)
-    stripped = {i: frame[f"c{i}"].str.strip() for i in range(width)}
-    blank = pd.concat([v == "" for v in stripped.values()], axis=1).all(axis=1).to_numpy()
-    keep = ~blank
-    index = {name: i for i, name in reversed(list(enumerate(names)))}
-    unit, coder, code = (stripped[index[c]][keep].tolist() for c in ("unit", "coder", "code"))
-    table.lines = [ln for ln, k in zip(lines, keep.tolist(), strict=True) if k]
+    unit = [u.strip() for u in unit]
+    coder = [c.strip() for c in coder]
+    table.lines = lines
     for name, values in (("unit", unit), ("coder", coder)):
-        empty = next((i for i, v in enumerate(values) if not v), None)
-        if empty is not None:
-            raise PrecodeError(f"line {table.lines[empty]}: empty '{name}'", path=str(path))
-    table.unit, table.coder, table.code = unit, coder, [c or None for c in code]
+        if not all(values):
+            empty = next(i for i, v in enumerate(values) if not v)
+            raise PrecodeError(f"line {lines[empty]}: empty '{name}'", path=str(path))
+    table.unit, table.coder, table.code = unit, coder, [c.strip() or None for c in code]
 
 
 def read_units_list(path: Path) -> list[str]:
