@@ -253,7 +253,7 @@ def export(
     no_machine: Annotated[bool, typer.Option(
         "--no-machine", help="qdpx: leave precode's suggestions and decisions out (the imported project alone).")] = False,
     reviewer: Annotated[str | None, typer.Option(
-        "--reviewer", help="xlsx, csv/jsonl --accepted: only this reviewer's decisions and added codes "
+        "--reviewer", help="qdpx, xlsx, csv/jsonl --accepted: only this reviewer's decisions and added codes "
                            "(default: each suggestion's latest decision of anyone).")] = None,
     project: ProjectOption = None,
 ) -> None:

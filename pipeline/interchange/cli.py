@@ -64,15 +64,13 @@ def export_codings(project: Project, fmt: str, out: Path, run_id: str | None, in
     if not machine and (include_all or run_id):
         raise PrecodeError("--no-machine leaves precode's suggestions out, so --all and --run have nothing to choose",
                            hint="drop --all/--run, or drop --no-machine")
-    if reviewer is not None and fmt == "qdpx":
-        raise PrecodeError("--reviewer applies to --format xlsx and csv/jsonl --accepted, not yet to qdpx",
-                           hint="export one reviewer's codings with: precode export --format xlsx --reviewer NAME")
     what = "codings (all grounded suggestions)" if include_all else "codings (accepted review decisions)"
     if fmt == "qdpx":
         from pipeline.interchange.qdpx_write import ExportOptions, write_qdpx
 
         summary = write_qdpx(project, out, options=ExportOptions(run_id=run_id, include_all=include_all,
-                                                                 coders=coders or [], machine=machine))
+                                                                 coders=coders or [], machine=machine,
+                                                                 reviewer=reviewer))
         n = summary.codings - summary.imported_codings
         ours = f" and {n} {what} of run {summary.run_id}" if summary.run_id else " (no coding run of precode in it)"
         console.print(f"Wrote {summary.sources} transcripts, {summary.imported_codings} imported coding(s) by people"

@@ -69,6 +69,7 @@ class ExportOptions(BaseModel):
     include_all: bool = False      # every grounded suggestion of the run, not only the accepted ones
     coders: list[str] = []         # only codings by these users (imported users, reviewers, machine users)
     machine: bool = True           # False: none of precode's suggestions or decisions
+    reviewer: str | None = None    # only this reviewer's decisions and added codes (default: the latest of anyone's)
 
 
 _VALUE_TAGS = {"text": "TextValue", "boolean": "BooleanValue", "integer": "IntegerValue", "float": "FloatValue",
@@ -153,7 +154,7 @@ def _machine_codings(project: Project, options: ExportOptions) -> CodingSet | No
         return None
     if options.run_id is None and not any(r.status is RunStatus.completed for r in project.db.runs()):
         return None  # nothing coded by precode yet: the export holds the imported project alone
-    return select_codings(project, options.run_id, options.include_all)
+    return select_codings(project, options.run_id, options.include_all, options.reviewer)
 
 
 class _Code(BaseModel):

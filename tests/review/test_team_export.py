@@ -51,6 +51,13 @@ def test_export_one_reviewers_codings(project, tmp_path):
     result = runner.invoke(app, ["export", "-p", root, "-f", "xlsx", "--reviewer", "alice",
                                  "--out", str(tmp_path / "a.xlsx")])
     assert result.exit_code == 0 and "Wrote 2 codings" in result.output
+    # qdpx too: only alice's two codings, under her REFI-QDA user
+    result = runner.invoke(app, ["export", "-p", root, "--run", RUN_ID, "-f", "qdpx", "--reviewer", "alice",
+                                 "--out", str(tmp_path / "a.qdpx")])
+    assert result.exit_code == 0, result.output
+    assert "and 2 codings (accepted review decisions)" in result.output
+    users = result.output.split("REFI-QDA users:")[1]
+    assert "alice" in users and "bob" not in users
     cli = [sys.executable, "-c", "from pipeline.cli import main; main()", "export", "-p", root, "--run", RUN_ID]
     done = subprocess.run(cli + ["-f", "csv", "--accepted", "--reviewer", "zoe", "--out", str(tmp_path / "z.csv")],
                           capture_output=True, text=True, timeout=120)
