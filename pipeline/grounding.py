@@ -35,7 +35,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -143,6 +142,14 @@ def _fuzzy(nquote: str, ntext: str) -> tuple[float, int, int]:
             if score > best[0]:
                 best = (score, a, b)
     return best
+
+
+def evidence_note(quote: str, min_words: int = 1) -> Literal["elided", "too_short"] | None:
+    """Why a quote is no evidence by its form alone (whatever text it is looked for in), else None."""
+    if word_count(quote) < min_words:
+        return "too_short"
+    parts = [p for p in (p.strip(_TRIM) for p in normalize(quote)[0].strip(_TRIM).split("...")) if p]
+    return "elided" if len(parts) > 1 else None
 
 
 def ground_quote(quote: str, text: str, offset: int = 0, threshold: float = FUZZY_THRESHOLD,

@@ -3,6 +3,8 @@ rejections) and the `--dry-run` estimate."""
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -12,6 +14,7 @@ from pipeline.coders.base import CoderSettingsError, CodingContext
 from pipeline.coders.llm import LLMCoder
 from pipeline.coding import coding_context, select_segments
 from pipeline.errors import PrecodeError
+from pipeline.grounding import evidence_note
 from pipeline.llm.pricing import CHARS_PER_TOKEN, cost_usd, count_prompt_tokens
 from pipeline.llm.profiles import resolve
 from pipeline.llm.report import run_report
@@ -90,6 +93,23 @@ def with_flags(exc: CoderSettingsError) -> PrecodeError:
     return exc
 
 
+PERMANENT = re.compile(r"HTTP (400|413|422)\b|content[_ ]?filter|content management policy|context[_ ]length|"
+                       r"maximum context", re.IGNORECASE)
+
+
+def weak_evidence(project: Project, run: Run) -> tuple[int, int]:
+    """Ungrounded suggestions whose quote was elided, or shorter than [llm] min_evidence_words."""
+    elided = short = 0
+    minimum = project.settings.llm.min_evidence_words
+    for (quote,) in project.db.conn.execute(
+            "SELECT p.model_quote FROM llm_suggestions p JOIN suggestions s ON s.id = p.suggestion_id"
+            " WHERE s.run_id = ? AND s.grounding = 'ungrounded'", (run.id,)):
+        note = evidence_note(quote, minimum)
+        elided += note == "elided"
+        short += note == "too_short"
+    return elided, short
+
+
 def print_run_report(console: Console, project: Project, run: Run) -> bool:
     """Print the run summary; True when every segment is coded."""
     r = run_report(project.db, run.id)
@@ -115,11 +135,19 @@ def print_run_report(console: Console, project: Project, run: Run) -> bool:
     table.add_row("segments", f"{r.segments_done} of {r.segments} coded, {r.segments_failed} failed")
     console.print(table)
     if r.grounding.get("ungrounded"):
-        console.print(f"[yellow]{r.grounding['ungrounded']} quote(s) were not found in their segment:[/] those "
-                      "suggestions are kept as 'ungrounded' and left out of exports (--include-ungrounded shows them).")
+        elided, short = weak_evidence(project, run)
+        why = f" ({elided} elided with '...', {short} too short to be evidence)" if elided or short else ""
+        console.print(f"[yellow]{r.grounding['ungrounded']} quote(s) were not found in their segment{escape(why)}:[/] "
+                      "those suggestions are kept as 'ungrounded' and left out of exports (--include-ungrounded shows "
+                      "them).")
     if not r.complete:
-        console.print(f"[red]Run {run.id} is not finished:[/] {r.segments_failed} segment(s) failed, e.g.")
+        console.print(f"[red]Run {run.id} is not finished (incomplete):[/] {r.segments_failed} segment(s) failed, e.g.")
         for failure in r.failures[:3]:
             console.print(f"  {failure}", highlight=False, markup=False)
-        console.print("Re-run the same command to retry them; segments already coded are not sent again.")
+        if r.failures and all(PERMANENT.search(f) for f in r.failures):
+            console.print("These requests fail the same way on every try (re-running will not fix them): change what "
+                          "the message names, or export what was coded with "
+                          f"'precode export --run {run.id}'.", highlight=False, markup=False)
+        else:
+            console.print("Re-run the same command to retry them; segments already coded are not sent again.")
     return r.complete

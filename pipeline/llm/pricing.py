@@ -13,6 +13,7 @@ offline machine cannot); chat messages add OpenAI's documented 3 tokens each and
 from __future__ import annotations
 
 import math
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -27,7 +28,9 @@ TOKENS_PER_REPLY = 3  # every reply is primed with <|start|>assistant<|message|>
 def _encoding(name: str) -> Any:
     import bpe_openai  # loads its shipped BPE file (about a second for o200k_base)
 
-    return bpe_openai.get_encoding(name)
+    with warnings.catch_warnings():  # its importlib.resources call is deprecated, harmlessly
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bpe_openai.get_encoding(name)
 
 
 def count_tokens(text: str, tokenizer: str | None) -> int:

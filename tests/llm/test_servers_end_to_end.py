@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import server_profiles as servers
 from llm_helpers import MEANING, USABILITY, code, code_llm, coding
-from stub_server import Reply
+from stub_server import Reply, answers
 
 from pipeline.errors import PrecodeError
 from pipeline.interchange.tabular import export_rows
@@ -149,3 +149,24 @@ def test_reasoning_tokens_are_recorded_and_shown(stub, make_project):
     assert result.exit_code == 0, result.output
     (total,) = project.db.conn.execute("SELECT SUM(reasoning_tokens) FROM llm_calls").fetchone()
     assert total == 400 and "400 of them reasoning" in result.output
+
+
+def test_the_summary_names_elided_and_short_quotes_and_permanent_failures(stub, make_project):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    def handler(body):
+        if any("drop-down" in a for a in answers(body)):
+            return Reply(status=400, raw='{"error": {"message": "The response was filtered due to the prompt '
+                                         'triggering content management policy.", "code": "content_filter"}}')
+        return coding({"clicking through": [code(USABILITY, "The alert fired … without reading anything.")],
+                       "how sure": [code(MEANING, "and")]})(body)
+    stub.handler = handler
+    project = make_project(retries=0)
+    result = CliRunner().invoke(app, ["code", "-c", "nasss", "--coder", "llm", "-p", str(project.root)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "1 elided with '...', 1 too short to be evidence" in result.output
+    assert "re-running will not fix them" in result.output and "precode export --run" in result.output
+    assert "content management policy" in result.output
