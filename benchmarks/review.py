@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.embed import go_offline  # noqa: E402
+from pipeline.embed import go_offline
 
 go_offline()
 
@@ -55,7 +55,7 @@ from pipeline.models import (  # noqa: E402
 )
 from pipeline.project import Project, init_project  # noqa: E402
 from pipeline.review.app import create_app, new_token  # noqa: E402
-from pipeline.review.models import BulkIn, DecisionIn, Order, QueueFilter, Status  # noqa: E402
+from pipeline.review.models import BulkIn, DecisionIn, Order, PassageFilter, QueueFilter, Status  # noqa: E402
 from pipeline.review.server import bind_socket, serve_in_thread  # noqa: E402
 from pipeline.review.service import ReviewSession  # noqa: E402
 
@@ -204,6 +204,19 @@ def main() -> None:
     rows.insert(3, (f"next item, all filters (p95 of {len(all_next)})", pct(all_next, 0.95), LIMIT_NEXT_MS, "ms"))
     rows.insert(4, ("next item, all filters (max)", max(all_next), LIMIT_NEXT_MS, "ms"))
 
+    for name, pf in {"all": PassageFilter(), "pending": PassageFilter(only="pending"),
+                     "without a suggestion": PassageFilter(only="unsuggested")}.items():
+        times, at = [], None
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            pview = session.next_passage(pf, at)
+            times.append(ms(time.perf_counter() - t0))
+            if pview.passage is None:
+                break
+            at = pview.passage.segment.id
+        rows.append((f"next passage (all its suggestions): {name} (p95 of {len(times)})", pct(times, 0.95),
+                     LIMIT_NEXT_MS, "ms"))
+
     decide_times, after = [], None
     kinds = [DecisionIn(action="accept"), DecisionIn(action="reject", reason="not_supported"),
              DecisionIn(action="edit", code_id="adopters.staff")]
@@ -215,6 +228,15 @@ def main() -> None:
         decide_times.append(ms(time.perf_counter() - t0))
     rows.append((f"decision stored (p95 of {len(decide_times)})", pct(decide_times, 0.95), LIMIT_DECISION_MS, "ms"))
     rows.append(("decision stored (median)", statistics.median(decide_times), LIMIT_DECISION_MS, "ms"))
+    seen_times = []
+    for _ in range(min(args.steps, 100)):  # with the stale-view check the page sends (`seen`)
+        view = session.queue(QueueFilter(), after)
+        after = view.item.id
+        t0 = time.perf_counter()
+        session.decide(after, DecisionIn(action="accept", seen=view.item.version))
+        seen_times.append(ms(time.perf_counter() - t0))
+    rows.append((f"decision stored with the stale-view check (p95 of {len(seen_times)})", pct(seen_times, 0.95),
+                 LIMIT_DECISION_MS, "ms"))
 
     t0 = time.perf_counter()
     session.progress()
@@ -228,6 +250,7 @@ def main() -> None:
     sock = bind_socket()
     token = new_token()
     server, thread = serve_in_thread(create_app(session, token, sock.getsockname()[1]), sock)
+    recent_times: list[float] = []
     while not server.started:
         time.sleep(0.01)
     http_next, http_decide = [], []
@@ -241,12 +264,18 @@ def main() -> None:
             t0 = time.perf_counter()
             c.post(f"/api/items/{after}/decisions", json={"action": "accept"}).raise_for_status()
             http_decide.append(ms(time.perf_counter() - t0))
+        for _ in range(20):
+            t0 = time.perf_counter()
+            c.get("/api/recent").raise_for_status()
+            recent_times.append(ms(time.perf_counter() - t0))
     server.should_exit = True
     thread.join(10)
     rows.append((f"HTTP round trip: next item (p95 of {len(http_next)})", pct(http_next, 0.95), LIMIT_NEXT_MS, "ms"))
     rows.append((f"HTTP round trip: decision (p95 of {len(http_decide)})", pct(http_decide, 0.95), LIMIT_DECISION_MS,
                  "ms"))
 
+    rows.append((f"HTTP: recent decisions list, 30 items (p95 of {len(recent_times)})", pct(recent_times, 0.95), None,
+                 "ms"))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"\n{n} suggestions, {n_decisions} prior decisions; peak RSS {rss:.0f} MB\n")
     print("| what | value | limit | ratio to limit |")

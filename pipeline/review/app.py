@@ -35,7 +35,6 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from pipeline.decisions import current_decisions
 from pipeline.errors import PrecodeError
 from pipeline.review.errors import Conflict, NotFound
 from pipeline.review.models import (
@@ -279,10 +278,12 @@ def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0
     @app.get("/api/recent")
     def recent(limit: Annotated[int, Query(ge=1, le=200)] = 30) -> list[Item]:
         """My standing decisions on this run, the latest first (each can be undone on its own)."""
-        def latest() -> list[Item]:
-            standing = current_decisions(session.project.db, session.run.id, session.reviewer)
-            newest = sorted(standing.values(), key=lambda d: d.id or 0, reverse=True)[:limit]
-            return [session.item(d.suggestion_id) for d in newest]
+        def latest() -> list[Item]:  # review_state holds each reviewer's standing decision (kept by triggers)
+            rows = session.conn.execute(
+                "SELECT rs.suggestion_id FROM review_state rs JOIN suggestions s ON s.id = rs.suggestion_id"
+                " WHERE rs.reviewer = ? AND s.run_id = ? ORDER BY rs.decision_id DESC LIMIT ?",
+                (session.reviewer, session.run.id, limit)).fetchall()
+            return [session.item(row[0]) for row in rows]
         return locked(latest)
 
     # -- passage-first and team review (engineer B; see docs/review.md "Team review") --

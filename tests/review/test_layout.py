@@ -199,3 +199,58 @@ def test_the_place_and_filters_survive_a_restart(browser, project):  # noqa: F81
         context.close()
     finally:
         stop_server(handle)
+
+
+@pytest.fixture
+def passage_server(project, tmp_path):
+    """A run with suggestions on the first answer of an interview and none on the second."""
+    from .conftest import add_quoted_run, start_server, stop_server
+
+    interview = tmp_path / "int97_two_answers.txt"
+    interview.write_text("Interviewer: How did the alerts change your shifts?\n\nP7: The alerts came far too often at "
+                         "first. We muted half of them within a week.\n\nInterviewer: And your patients?\n\nP7: Most of "
+                         "my patients have three or four conditions at once, so a single score rarely fits them.\n",
+                         encoding="utf-8")
+    add_quoted_run(project, interview, "The alerts came far too often at first.", "20260302-120000-pass")
+    srv, handle = start_server(project, "alice", "20260302-120000-pass")
+    yield srv
+    stop_server(handle)
+    srv.reader.project.close()
+
+
+def test_passage_by_passage_with_a_passage_without_suggestions(browser, passage_server, shots):  # noqa: F811
+    from pipeline.decisions import Action, current_decisions
+    from pipeline.review.models import PassageFilter
+
+    server = passage_server
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.url}/?token={server.token}")
+    expect(page.locator("#p-text")).not_to_be_empty()
+    page.keyboard.press("4")
+    expect(page.locator("#view-passages")).to_be_visible()
+    expected = server.reader.next_passage(PassageFilter(only="pending")).passage
+    assert expected is not None and len(expected.items) == 1
+    expect(page.locator("#ps-items li")).to_have_count(1)
+    assert page.evaluate("[...document.querySelectorAll('#ps-text .hl-quote')].map(e => e.textContent).join('')") == \
+        expected.items[0].quote
+    page.keyboard.press("a")
+    expect(page.locator("#ps-items li").first).to_contain_text("Accepted")
+    state = current_decisions(server.reader.project.db, server.session.run.id, "alice")
+    assert state[expected.items[0].id].action is Action.accept
+    snap(page, shots, "17-passage-view")
+
+    page.select_option("#ps-only", "unsuggested")
+    expect(page.locator("#ps-none")).to_be_visible()
+    segment = page.evaluate("S.passages.view.passage.segment.id")
+    assert segment != expected.segment.id
+    page.keyboard.press("m")  # the key after the filter change is a review key
+    expect(page.locator("#dlg-picker-title")).to_have_text("Add a code the machine missed")
+    page.keyboard.type("comorbid")
+    page.keyboard.press("Enter")
+    expect(page.locator("#ps-added .chip")).to_contain_text("Comorbidities")
+    snap(page, shots, "18-passage-without-suggestions")
+    manual = [r for r in server.reader.project.db.runs() if r.coder == "reviewer"]
+    added = server.reader.project.db.suggestions(manual[0].id)
+    assert [(s.segment_id, s.code_id) for s in added] == [(segment, "condition.comorbidities")]
+    context.close()

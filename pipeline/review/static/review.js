@@ -20,6 +20,8 @@ const S = {
   proposalIndex: 0,
   pending: 0,          // actions queued or running (see enqueue)
   csrf: "",            // the anti-CSRF token sent with every state-changing request
+  reviewCurrent: null, // the Suggestions view's QueueView while another view borrows S.current
+  passages: { view: null, active: 0 },  // the Passages view: PassageQueueView and the chosen suggestion
 };
 
 // -- small helpers -------------------------------------------------------------------------------
@@ -199,7 +201,7 @@ async function go(after, backwards = false) {
 }
 
 function show(view) {
-  S.current = view;
+  S.current = S.reviewCurrent = view;
   S.span = null;
   hideSelectionTools();
   renderItem();
@@ -207,6 +209,7 @@ function show(view) {
 }
 
 async function reloadCurrent() {
+  if (S.view === "passages") return reloadPassage(false);
   const item = S.current && S.current.item;
   if (!item) return go(null);
   show(await api("GET", `/api/queue/locate/${encodeURIComponent(item.id)}?${query(S.filter)}`));
@@ -415,7 +418,8 @@ async function decide(body, advance) {
     return;
   }
   refreshProgress();
-  if (advance) await go(item.id);
+  if (S.view === "passages") await reloadPassage(advance);
+  else if (advance) await go(item.id);
   else await reloadCurrent();
   const what = updated.mine.outcome === "changed" ? describeDecision(updated.mine) : `${describeDecision(updated.mine)}: ${updated.code.label}`;
   toast(`${what}  ·  u to undo`);
@@ -429,7 +433,8 @@ async function undo() {
     ? await api("POST", `/api/items/${encodeURIComponent(item.id)}/undo`)
     : await api("POST", "/api/undo");
   refreshProgress();
-  if (result.in_queue) show(await api("GET", `/api/queue/locate/${encodeURIComponent(result.suggestion_id)}?${query(S.filter)}`));
+  if (S.view === "passages") await reloadPassage(false);
+  else if (result.in_queue) show(await api("GET", `/api/queue/locate/${encodeURIComponent(result.suggestion_id)}?${query(S.filter)}`));
   else await reloadCurrent();
   toast(`Undone: ${describeDecision(result.undone)}`);
 }
@@ -439,6 +444,73 @@ async function removeAdded(other) {
   refreshProgress();
   await reloadCurrent();
   toast(`Removed your code ${other.label}`);
+}
+
+// -- passage by passage: every suggestion on one passage, and passages without any ------------------
+async function loadPassage(after, backwards = false) {
+  const view = await api("GET", `/api/passages?${query({ transcript: S.filter.transcript, only: $("ps-only").value, after: after || "", backwards })}`);
+  const items = view.passage ? view.passage.items : [];
+  S.passages = { view, active: Math.max(0, items.findIndex((it) => !it.mine)) };
+  renderPassageView();
+  if (view.wrapped) toast(backwards ? "Back at the last passage" : "Back at the first passage");
+}
+async function reloadPassage(advance) {
+  const pv = S.passages.view;
+  if (!pv || !pv.passage) return loadPassage(null);
+  const fresh = await api("GET", `/api/passages/${encodeURIComponent(pv.passage.segment.id)}`);
+  S.passages.view = { ...pv, passage: fresh };
+  const items = fresh.items;
+  if (advance) {  // on to the next suggestion here without my decision (or stay on the last)
+    const next = items.findIndex((it, i) => i > S.passages.active && !it.mine);
+    if (next >= 0) S.passages.active = next;
+  }
+  S.passages.active = Math.min(S.passages.active, Math.max(0, items.length - 1));
+  renderPassageView();
+}
+function renderPassageView() {
+  const pv = S.passages.view;
+  const p = pv && pv.passage;
+  $("ps-empty").hidden = !!p;
+  const items = p ? p.items : [];
+  const active = items[S.passages.active];
+  // the actions (accept, reject, change, missed) work on the chosen suggestion, or on the passage
+  S.current = p ? { item: active || { id: null, pseudo: true, segment: p.segment, transcript: p.transcript, code: { id: "", label: "" }, effective_code: null, mine: null }, index: null, total: 0, theirs: null } : null;
+  for (const id of ["a-accept", "a-reject", "a-change", "a-span", "a-undo"]) $(id).disabled = !active;
+  $("a-missed").disabled = !p;
+  if (!p) {
+    for (const id of ["ps-transcript", "ps-meta", "ps-place", "ps-speaker", "decision-status"]) setText(id, "");
+    for (const id of ["ps-text", "ps-items", "ps-added"]) $(id).replaceChildren();
+    $("ps-context").hidden = true; $("ps-none").hidden = true;
+    return;
+  }
+  const t = p.transcript;
+  setText("ps-transcript", t.version > 1 ? `${t.name} (v${t.version})` : t.name);
+  setText("ps-meta", [t.participant, t.group, t.site].filter(Boolean).join(" · "));
+  setText("ps-place", `${pv.index ? `${pv.index} of ${pv.total} · ` : ""}passage ${p.segment.index + 1}${p.claimed_by ? " · claimed by " + p.claimed_by : ""}`);
+  $("ps-context").hidden = !p.context;
+  if (p.context) { setText("ps-context-speaker", p.context.speaker); setText("ps-context-text", p.context.text); }
+  setText("ps-speaker", p.segment.speaker);
+  const ranges = [];
+  items.forEach((it, i) => {
+    const start = it.effective_start ?? (it.grounding === "ungrounded" ? null : it.quote_start);
+    const end = it.effective_end ?? it.quote_end;
+    if (start != null && end != null) ranges.push({ start, end, cls: i === S.passages.active ? "hl-quote" : "hl-other" });
+  });
+  paintText($("ps-text"), p.segment.text, p.segment.start, ranges);
+  $("ps-items").replaceChildren(...items.map((it, i) => el("li", {
+    class: i === S.passages.active ? "active" : "",
+    onclick: () => { S.passages.active = i; renderPassageView(); },
+  },
+  el("div", { class: "l" }, (it.effective_code || it.code).label),
+  el("div", { class: "q" }, it.grounding === "ungrounded" && it.effective_start == null ? `“${it.quote}” (not found in the transcript)` : `“${it.quote}”`),
+  el("div", { class: "s" }, it.mine ? el("strong", { class: it.mine.outcome || "" }, describeDecision(it.mine)) : "Not yet reviewed by you",
+    ` · ${SCORE_WORD[it.score_kind]} ${fmt(it.score)}`))));
+  $("ps-none").hidden = items.length > 0;
+  $("ps-added").replaceChildren(...p.added.map((a) => el("span", { class: "chip mine", title: "You added this code" }, "+ ", a.label)));
+  if (active) renderStatus(active);
+  else setText("decision-status", "No suggestion on this passage");
+  const mark = $("ps-text").querySelector(".hl-quote");
+  if (mark) mark.scrollIntoView({ block: "nearest" });
 }
 
 // -- recent decisions: any of them can be undone -------------------------------------------------
@@ -496,7 +568,7 @@ function recentKey(event) {
 // -- quote span ----------------------------------------------------------------------------------
 function selectionSpan() {
   const sel = window.getSelection();
-  const container = $("p-text");
+  const container = S.view === "passages" ? $("ps-text") : $("p-text");
   if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return null;
   const range = sel.getRangeAt(0);
   if (!container.contains(range.startContainer) || !container.contains(range.endContainer)) return null;
@@ -873,12 +945,14 @@ async function refreshProposalCount() {
 // -- views and keys ------------------------------------------------------------------------------
 function switchView(view) {
   S.view = view;
+  document.body.dataset.view = view;
   for (const tab of document.querySelectorAll(".tab")) tab.setAttribute("aria-selected", String(tab.dataset.view === view));
-  for (const name of ["review", "proposals", "quality"]) $(`view-${name}`).hidden = name !== view;
-  $("review-actions").hidden = view !== "review";
+  for (const name of ["review", "passages", "proposals", "quality"]) $(`view-${name}`).hidden = name !== view;
+  $("review-actions").hidden = view !== "review" && view !== "passages";
   $("proposal-actions").hidden = view !== "proposals";
   $("actionbar").querySelector(".nav").style.visibility = view === "quality" ? "hidden" : "visible";
-  if (view === "review") renderItem();
+  if (view === "review") { S.current = S.reviewCurrent; renderItem(); }
+  if (view === "passages") enqueue(() => (S.passages.view ? reloadPassage(false) : loadPassage(null)));
   if (view === "proposals") enqueue(loadProposals);
   if (view === "quality") { setText("decision-status", ""); refreshProgress(); }
   writeHash();
@@ -926,6 +1000,7 @@ function bindControls() {
   $("pr-state").addEventListener("change", () => { S.proposalIndex = 0; enqueue(loadProposals); });
   $("help-btn").addEventListener("click", () => openDialog("help"));
   $("recent-btn").addEventListener("click", () => enqueue(openRecent));
+  $("ps-only").addEventListener("change", (e) => { S.justFiltered = e.target; enqueue(() => loadPassage(null)); });
   $("filters-btn").addEventListener("click", () => document.body.classList.toggle("show-filters"));
   document.addEventListener("mousedown", (e) => {  // a click outside the filter drawer closes it
     if (!e.target.closest(".filters") && !e.target.closest("#filters-btn")) document.body.classList.remove("show-filters");
@@ -941,13 +1016,17 @@ function navigate(backwards) {
     if (n) { S.proposalIndex = (S.proposalIndex + (backwards ? n - 1 : 1)) % n; renderProposals(); }
     return;
   }
+  if (S.view === "passages") {
+    const p = S.passages.view && S.passages.view.passage;
+    return loadPassage(p ? p.segment.id : null, backwards);
+  }
   if (S.view !== "review") return;
   const item = S.current && S.current.item;
   return go(item ? item.id : null, backwards);
 }
 
 const OUR_KEYS = new Set([..."arcsmujkfdnh?123456789", "Enter", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", " ", "PageDown", "PageUp"]);
-const ACTION_KEYS = new Set([..."arcsmujkfdnh?123"]);  // taken back from a filter that has just been changed
+const ACTION_KEYS = new Set([..."arcsmujkfdnh?1234"]);  // taken back from a filter that has just been changed
 
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -1001,7 +1080,7 @@ function mainKey(event) {
     if (handled) return handled;
   }
   const key = event.key;
-  const views = { 1: "review", 2: "proposals", 3: "quality" };
+  const views = { 1: "review", 2: "proposals", 3: "quality", 4: "passages" };
   if (views[key]) return switchView(views[key]);
   if (key === "?") return openDialog("help");
   if (key === "h") return openRecent();
@@ -1019,7 +1098,19 @@ function mainKey(event) {
     if (key === "d") return dismissProposal();
     return;
   }
-  if (S.view !== "review") return;
+  if (S.view === "passages") {
+    const items = S.passages.view && S.passages.view.passage ? S.passages.view.passage.items : [];
+    if ((key === "ArrowDown" || key === "ArrowUp") && items.length) {
+      S.passages.active = (S.passages.active + (key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+      renderPassageView();
+      return;
+    }
+    if (key === "m") return openPicker("missed");
+    if (!items.length) {
+      if ("arcsu".includes(key)) toast("No suggestion on this passage: m adds a code the machine missed");
+      return;
+    }
+  } else if (S.view !== "review") return;
   const actions = { a: accept, r: openReject, c: () => openPicker("change"), s: spanKey, m: () => openPicker("missed"), u: undo };
   if (actions[key]) return actions[key]();
 }
