@@ -143,7 +143,7 @@ def test_recent_decisions_any_of_them_undone(open_page, server, shots):  # noqa:
     assert page.evaluate("S.current.item.id") == decided[1]
 
 
-def test_a_stale_tab_does_not_override_another(open_page, server):
+def test_a_stale_tab_does_not_override_another(open_page, server, shots):  # noqa: F811
     from pipeline.decisions import Action, current_decisions
 
     stale = open_page(1280)
@@ -159,6 +159,7 @@ def test_a_stale_tab_does_not_override_another(open_page, server):
     stale.keyboard.press("Enter")
     expect(stale.locator("#toast")).to_contain_text("changed since it was shown")
     expect(stale.locator("#decision-status")).to_contain_text("Accepted")  # what stands now is on screen
+    snap(stale, shots, "19-stale-tab-refused")
     assert current_decisions(server.reader.project.db, server.session.run.id, "alice")[sid].action is Action.accept
 
 

@@ -413,6 +413,7 @@ async function decide(body, advance) {
     updated = await api("POST", `/api/items/${encodeURIComponent(item.id)}/decisions`, { ...body, seen: item.version ?? null });
   } catch (e) {
     if (e.status !== 409) throw e;
+    refreshProgress();
     await reloadCurrent();  // show what stands now; the reviewer decides again knowingly
     toast(`Not saved: ${e.message}`, true);
     return;
