@@ -20,6 +20,7 @@ from pipeline.llm.profiles import resolve
 from pipeline.llm.report import run_report
 from pipeline.models import Run, Segment
 from pipeline.project import Project
+from pipeline.store.llm import adaptations, reasoning_tokens, ungrounded_model_quotes
 
 
 def _money(value: float | None, model: str) -> str:
@@ -101,9 +102,7 @@ def weak_evidence(project: Project, run: Run) -> tuple[int, int]:
     """Ungrounded suggestions whose quote was elided, or shorter than [llm] min_evidence_words."""
     elided = short = 0
     minimum = project.settings.llm.min_evidence_words
-    for (quote,) in project.db.conn.execute(
-            "SELECT p.model_quote FROM llm_suggestions p JOIN suggestions s ON s.id = p.suggestion_id"
-            " WHERE s.run_id = ? AND s.grounding = 'ungrounded'", (run.id,)):
+    for quote in ungrounded_model_quotes(project.db.conn, run.id):
         note = evidence_note(quote, minimum)
         elided += note == "elided"
         short += note == "too_short"
@@ -116,13 +115,11 @@ def print_run_report(console: Console, project: Project, run: Run) -> bool:
     table = Table("LLM run", "", show_header=True)
     table.add_row("requests", f"{r.calls} to the model, {r.cache_hits} from the cache, {r.failed_calls} failed")
     table.add_row("retries / re-asks", f"{r.retries} HTTP retries, {r.reasks} re-asks after invalid answers")
-    reasoning = project.db.conn.execute("SELECT COALESCE(SUM(reasoning_tokens), 0) FROM llm_calls WHERE run_id = ?",
-                                        (run.id,)).fetchone()[0]
+    reasoning = reasoning_tokens(project.db.conn, run.id)
     table.add_row("tokens", f"{r.prompt_tokens:,} prompt ({r.cached_tokens:,} cached by the provider), "
                             f"{r.completion_tokens:,} completion" + (f" ({reasoning:,} of them reasoning)" if reasoning else ""))
-    for parameter, change, reason in project.db.conn.execute(
-            "SELECT parameter, change, reason FROM llm_adaptations WHERE run_id = ? ORDER BY id", (run.id,)):
-        table.add_row(f"refused: {parameter}", escape(f"now {change} (the server said: {reason})"))
+    for a in adaptations(project.db.conn, run.id):
+        table.add_row(f"refused: {a.parameter}", escape(f"now {a.change} (the server said: {a.reason})"))
     cost = _money(r.cost_usd, run.model or "")
     if r.cost_usd is not None and r.unpriced_calls:
         cost += f" (+{r.unpriced_calls} calls without a price)"

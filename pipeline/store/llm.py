@@ -215,3 +215,23 @@ class StoredAnswers:
 
     def get(self, key: str) -> CacheEntry | None:
         return cached_answer(self._conn, key)
+
+
+def reasoning_tokens(conn: sqlite3.Connection, run_id: str) -> int:
+    """A run's hidden reasoning tokens (part of its completion tokens), over every attempt."""
+    return int(conn.execute("SELECT COALESCE(SUM(reasoning_tokens), 0) FROM llm_calls WHERE run_id = ?",
+                            (run_id,)).fetchone()[0])
+
+
+def adaptations(conn: sqlite3.Connection, run_id: str) -> list[AdaptationRow]:
+    """What the endpoint refused during a run and how its requests were changed, in order."""
+    return [AdaptationRow(run_id=run_id, parameter=r["parameter"], change=r["change"], reason=r["reason"])
+            for r in conn.execute("SELECT parameter, change, reason FROM llm_adaptations WHERE run_id = ? ORDER BY id",
+                                  (run_id,))]
+
+
+def ungrounded_model_quotes(conn: sqlite3.Connection, run_id: str) -> list[str]:
+    """The quotes, as the model wrote them, of a run's suggestions that could not be found in their segment."""
+    return [r[0] for r in conn.execute(
+        "SELECT p.model_quote FROM llm_suggestions p JOIN suggestions s ON s.id = p.suggestion_id"
+        " WHERE s.run_id = ? AND s.grounding = 'ungrounded'", (run_id,))]
