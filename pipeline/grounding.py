@@ -127,7 +127,7 @@ def _fuzzy(nquote: str, ntext: str) -> tuple[float, int, int]:
         return fuzz.ratio(nquote, ntext), 0, len(ntext)
     alignment = fuzz.partial_ratio_alignment(nquote, ntext)
     starts, ends = _word_starts(ntext), _word_ends(ntext)
-    if not starts:
+    if not starts or alignment is None:
         return 0.0, 0, 0
     # the word starts/ends nearest the alignment, then two words either way
     s_i = max((i for i, s in enumerate(starts) if s <= alignment.dest_start), default=0)

@@ -160,7 +160,7 @@ def _label_problems(given: list[str], labels: list[str]) -> list[str]:
     return problems
 
 
-def answer_schema(labels: list[str], code_ids: list[str], propose_codes: bool) -> dict:
+def answer_schema(labels: list[str], code_ids: list[str], propose_codes: bool) -> dict[str, Any]:
     """A strict JSON schema for `response_format = "json_schema"` (segments and code ids as enums)."""
     code = {
         "type": "object", "additionalProperties": False,
@@ -168,7 +168,7 @@ def answer_schema(labels: list[str], code_ids: list[str], propose_codes: bool) -
         "properties": {"code_id": {"type": "string", "enum": code_ids}, "quote": {"type": "string"},
                        "rationale": {"type": "string"}, "confidence": {"type": "number"}},
     }
-    segment = {
+    segment: dict[str, Any] = {
         "type": "object", "additionalProperties": False, "required": ["segment", "codes"],
         "properties": {"segment": {"type": "string", "enum": labels}, "codes": {"type": "array", "items": code}},
     }

@@ -43,7 +43,10 @@ class Evidence(BaseModel):
     @classmethod
     def locate(cls, quote: str, segment: Segment, min_words: int = 1) -> Evidence:
         match = ground_quote(quote, segment.text, offset=segment.start, min_words=min_words)
-        text = quote if match.start is None else segment.text[match.start - segment.start:match.end - segment.start]
+        if match.start is None or match.end is None:
+            text = quote
+        else:
+            text = segment.text[match.start - segment.start:match.end - segment.start]
         return cls(model_quote=quote, match=match, text=text)
 
 

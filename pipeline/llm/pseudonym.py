@@ -12,8 +12,9 @@ restored locally before grounding and storage; `NAME_1` without brackets is rest
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pipeline.errors import PrecodeError
 from pipeline.settings import PseudonymizeSettings
@@ -63,7 +64,7 @@ class Pseudonymizer:
             for label in sorted(set(speaker_labels)):
                 names.extend(names_in_label(label))
         names = sorted({n.strip() for n in names if n.strip()}, key=lambda n: (-len(n), n))
-        self.rules: list[tuple[str, re.Pattern]] = []  # patterns first, so an email is replaced whole
+        self.rules: list[tuple[str, re.Pattern[str]]] = []  # patterns first, so an email is replaced whole
         for label, pattern in settings.patterns.items():
             try:
                 self.rules.append((re.sub(r"\W", "_", label).upper(), re.compile(pattern)))
@@ -89,6 +90,10 @@ class Pseudonymizer:
         out = []
         for text in texts:
             for kind, regex in self.rules:
-                text = regex.sub(lambda m, kind=kind: placeholder(kind, m.group(0)), text)
+                text = regex.sub(functools.partial(_replace, placeholder, kind), text)
             out.append(text)
         return out, Pseudonyms(mapping)
+
+
+def _replace(placeholder: Callable[[str, str], str], kind: str, match: re.Match[str]) -> str:
+    return placeholder(kind, match.group(0))

@@ -38,6 +38,6 @@ def majority(samples: list[CheckedSegment]) -> list[Voted]:
     out = []
     for votes in applied.values():
         if 2 * len(votes) > n:
-            sample, best = min(votes, key=lambda v: (_RANK[v[1].evidence.match.grounding], -v[1].confidence))
-            out.append(Voted(code=best, sample=sample, votes=len(votes), samples=n))
+            chosen, best = min(votes, key=lambda v: (_RANK[v[1].evidence.match.grounding], -v[1].confidence))
+            out.append(Voted(code=best, sample=chosen, votes=len(votes), samples=n))
     return out
