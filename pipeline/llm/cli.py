@@ -48,6 +48,11 @@ def print_estimate(console: Console, project: Project, coder: LLMCoder, codebook
         table.add_row("prompt tokens", f"{counted:,} (counted with {tokenizer}; {est.prompt_tokens:,} at "
                                        f"{CHARS_PER_TOKEN} characters a token)")
     table.add_row("completion tokens", f"~{est.completion_tokens:,}")
+    shape = resolve(coder.settings)
+    if shape.reasoning:
+        table.add_row("reasoning tokens", "not included: a reasoning model's hidden reasoning is billed as completion "
+                                          f"tokens (reasoning_effort {shape.reasoning_effort or 'default'}); "
+                                          "'precode llm check' shows one request's")
     cost = est.cost_usd if counted is None else cost_usd(coder.price, counted, est.completion_tokens)
     table.add_row("cost", _money(cost, est.model))
     table.add_row("largest request", f"~{est.max_request_tokens:,} of {est.context_tokens:,} context tokens")

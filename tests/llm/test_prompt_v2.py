@@ -118,3 +118,15 @@ def test_the_dry_run_counts_openai_prompt_tokens_within_10_percent(stub, make_pr
     exact = sum(count_prompt_tokens(m, "o200k_base") for m in prompts)  # what OpenAI bills for these requests
     rough = sum(estimate_tokens(sum(len(x["content"]) for x in m)) for m in prompts)
     assert abs(shown - exact) / exact < 0.10 and abs(rough - exact) / exact > 0.10
+
+
+def test_the_dry_run_of_a_reasoning_model_says_reasoning_tokens_are_not_included(stub, make_project):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    project = make_project(model="o4-mini")
+    result = CliRunner().invoke(app, ["code", "-c", "nasss", "--coder", "llm", "-p", str(project.root), "--dry-run"],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "reasoning tokens" in result.output and "reasoning_effort low" in result.output and not stub.requests
