@@ -80,7 +80,7 @@ class CodedBatch:
     suggestions: list[Suggestion] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    records: list[LLMRecord] = field(default_factory=list)
+    records: Sequence[LLMRecord] = field(default_factory=list)
 
 
 class Coder(Protocol):
