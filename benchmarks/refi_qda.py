@@ -8,20 +8,28 @@ takes the offset-mapping path; K codings per source by three users. Then on this
     .qdpx with --all (every suggestion a selection) and as .xlsx;
   - peak RSS of the process.
 
+With --big-source-mb N (issue 14): one source of N MB (same text, CRLF, NFD accents, emoji) with
+--codings codings, imported into a fresh project in one child process and exported straight back
+(whole project, no run) in another, each reporting its own peak RSS, so memory stays bounded on
+a source as large as a book.
+
     python benchmarks/refi_qda.py                               # 100 sources x 40,000 characters, 100 codings each
     python benchmarks/refi_qda.py --sources 10 --codings 20     # a quick look
+    python benchmarks/refi_qda.py --big-source-mb 100 --codings 1000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 import zipfile
-import sys
 from pathlib import Path
 
 # benchmarks/pipeline.py is named like the `pipeline` package; keep this folder off the import path.
@@ -120,12 +128,62 @@ def add_run(project, per_transcript: int, seed: int = 11) -> int:
     return stored
 
 
+def _phase(phase: str, qdpx: Path, root: Path) -> None:
+    """One half of --big-source-mb, in its own process: prints seconds and this process's peak RSS."""
+    from pipeline.project import find_project
+
+    t0 = time.perf_counter()
+    if phase == "import":
+        project, _ = init_project(root)
+        report = import_qdpx(project, qdpx)
+        done = {"codings": report.annotations_new}
+    else:
+        project = find_project(root)
+        summary = write_qdpx(project, qdpx)
+        done = {"codings": summary.codings}
+    done.update(seconds=round(time.perf_counter() - t0, 2),
+                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    print(json.dumps(done))
+
+
+def big_source(mb: float, codings: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        qdpx = tmp_path / "big.qdpx"
+        t0 = time.perf_counter()
+        n = build_qdpx(qdpx, 1, int(mb * 1_000_000), codings)
+        built = time.perf_counter() - t0
+        source_mb = sum(i.file_size for i in zipfile.ZipFile(qdpx).infolist() if i.filename.startswith("Sources/")) / 1e6
+        results = {}
+        for phase, path in (("import", qdpx), ("export", tmp_path / "back.qdpx")):
+            done = subprocess.run([sys.executable, __file__, "--phase", phase, "--qdpx", str(path),
+                                   "--project", str(tmp_path / "project")], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(done.stderr)
+            results[phase] = json.loads(done.stdout.strip().splitlines()[-1])
+        assert results["import"]["codings"] == n == results["export"]["codings"]
+        out_mb = (tmp_path / "back.qdpx").stat().st_size / 1e6
+    print(f"one source of {source_mb:.1f} MB (UTF-8; CRLF, NFD accents, emoji), {n:,} codings "
+          f"(built in {built:.1f} s); export .qdpx {out_mb:.1f} MB")
+    for phase in ("import", "export"):
+        r = results[phase]
+        print(f"{phase}: {r['seconds']:8.2f} s   peak RSS {r['peak_rss_mb']:6,} MB   ({r['codings']:,} codings)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, default=100)
     parser.add_argument("--chars", type=int, default=40_000)
     parser.add_argument("--codings", type=int, default=100)
+    parser.add_argument("--big-source-mb", type=float, default=None)
+    parser.add_argument("--phase", choices=["import", "export"], help=argparse.SUPPRESS)
+    parser.add_argument("--qdpx", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phase:
+        return _phase(args.phase, args.qdpx, args.project)
+    if args.big_source_mb:
+        return big_source(args.big_source_mb, args.codings)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         qdpx = tmp / "bench.qdpx"

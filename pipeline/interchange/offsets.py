@@ -14,13 +14,17 @@ covers everything the original span touched.
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
-from bisect import bisect_left, bisect_right
+from array import array
+from bisect import bisect_right
 from functools import lru_cache
 
 from pipeline.ingest.decode import normalize_text
 
+# A word (between spaces, tabs and LFs, which NFC never merges across) with a non-ASCII character in it.
+_NON_ASCII_WORD = re.compile(r"[^ \t\n]*[^\x00-\x7f][^ \t\n]*")
 # Hangul jamo that compose with the syllable before them (Unicode §3.12): vowels and trailing consonants.
 _HANGUL_JOINERS = range(0x1161, 0x1176), range(0x11A8, 0x11C3)
 
@@ -56,17 +60,6 @@ def _nfc_runs(text: str) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def _cut(run: tuple[int, int], cuts: list[int]) -> list[tuple[int, int]]:
-    """Split a run at the (sorted) cut positions strictly inside it."""
-    if run[1] - run[0] < 2:
-        return [run]
-    inner = cuts[bisect_right(cuts, run[0]):bisect_left(cuts, run[1])]
-    if not inner:
-        return [run]
-    points = [run[0], *inner, run[1]]
-    return list(zip(points[:-1], points[1:]))
-
-
 def _split_run(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Split a run NFC changes at every inner position where it could be cut without changing the result."""
     run = text[start:end]
@@ -95,20 +88,35 @@ class OffsetMap:
         # Between consecutive breakpoints the original run maps to the normalized run as a whole.
         lf_text, lf_points = _newline_points(original)
         if unicodedata.is_normalized("NFC", lf_text):
-            self._orig, self._norm = lf_points
-        else:
-            lf_orig, lf_norm = lf_points
-            newline_cuts = lf_norm  # sorted; around each LF that was a CR LF: a run must not straddle them
-            runs = [piece for run in _nfc_runs(lf_text) for cut in _cut(run, newline_cuts)
-                    for piece in _split_run(lf_text, *cut)]
-            orig, norm, pieces = [0], [0], []
-            for start, end in runs:
-                pieces.append(unicodedata.normalize("NFC", lf_text[start:end]))
-                orig.append(_to_original(lf_orig, lf_norm, end))
-                norm.append(norm[-1] + len(pieces[-1]))
-            if "".join(pieces) != self.normalized:  # runs must normalize independently
+            self._orig, self._norm = array("q", lf_points[0]), array("q", lf_points[1])
+            return
+        # Only words that NFC shortens need breakpoints: the text between them maps one to one. A
+        # space, tab or LF is a boundary NFC never crosses, and an ASCII-only word is already NFC.
+        lf_orig, lf_norm = lf_points
+        shortened: list[tuple[int, int, int]] = []   # (start, end, characters lost) in the LF text
+        for word in _NON_ASCII_WORD.finditer(lf_text):
+            text = word.group()
+            if unicodedata.is_normalized("NFC", text):
+                continue
+            runs = [piece for run in _nfc_runs(text) for piece in _split_run(text, *run)]
+            pieces = [unicodedata.normalize("NFC", text[a:b]) for a, b in runs]
+            if "".join(pieces) != unicodedata.normalize("NFC", text):  # runs must normalize independently
                 raise AssertionError("NFC runs do not reproduce the normalized text")
-            self._orig, self._norm = orig, norm
+            base = word.start()
+            shortened += [(base + a, base + b, (b - a) - len(piece)) for (a, b), piece in zip(runs, pieces)
+                          if len(piece) != b - a]
+        points = sorted(set(lf_norm).union(*(((a, b) for a, b, _ in shortened))))
+        orig, norm = array("q"), array("q")
+        lost, i = 0, 0
+        for point in points:
+            while i < len(shortened) and shortened[i][1] <= point:
+                lost += shortened[i][2]
+                i += 1
+            orig.append(_to_original(lf_orig, lf_norm, point))
+            norm.append(point - lost)
+        if norm[-1] != len(self.normalized):
+            raise AssertionError("offset map does not reach the end of the normalized text")
+        self._orig, self._norm = orig, norm
 
     def start(self, position: int) -> int:
         return self._map(position, round_up=False)
