@@ -6,9 +6,11 @@ import csv
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.errors import PrecodeError
 from pipeline.review.models import DecisionIn, QueueFilter
 from pipeline.review.service import ReviewSession
 
@@ -58,6 +60,19 @@ def test_export_one_reviewers_codings(project, tmp_path):
     assert "and 2 codings (accepted review decisions)" in result.output
     users = result.output.split("REFI-QDA users:")[1]
     assert "alice" in users and "bob" not in users
+    # a name with no decision, or a suggestions export, is refused (in process here; exit 2 below)
+    result = runner.invoke(app, ["export", "-p", root, "-f", "csv", "--accepted", "--reviewer", "zoe",
+                                 "--out", str(tmp_path / "z.csv")])
+    assert isinstance(result.exception, PrecodeError) and "reviewer 'zoe' has no decision" in str(result.exception)
+    assert not (tmp_path / "z.csv").exists()
+
+
+@pytest.mark.slow
+def test_reviewer_export_mistakes_are_one_line_and_exit_2(project, tmp_path):
+    for name in ("alice", "bob"):
+        session = ReviewSession.open(project, RUN_ID, name)
+        session.decide(session.queue(QueueFilter()).item.id, DecisionIn(action="accept"))
+    root = str(project.root)
     cli = [sys.executable, "-c", "from pipeline.cli import main; main()", "export", "-p", root, "--run", RUN_ID]
     done = subprocess.run(cli + ["-f", "csv", "--accepted", "--reviewer", "zoe", "--out", str(tmp_path / "z.csv")],
                           capture_output=True, text=True, timeout=120)
