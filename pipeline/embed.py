@@ -7,7 +7,6 @@ float32, so a dot product is the cosine similarity.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from functools import cached_property
@@ -64,9 +63,10 @@ class LocalEmbedder:
     max_tokens = 256
     dim = 384
 
-    def __init__(self, batch_size: int = 64, runtime: str = "onnx"):
+    def __init__(self, batch_size: int = 64, runtime: str = "onnx", threads: int = 0):
         self.batch_size = batch_size
         self.runtime = runtime
+        self.threads = threads  # ONNX Runtime intra-op threads; 0 = one per CPU core
 
     @cached_property
     def model_path(self) -> Path:
@@ -89,7 +89,7 @@ class LocalEmbedder:
         from tokenizers import Tokenizer
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = self.threads or os.cpu_count() or 1
         options.log_severity_level = 3
         session = onnxruntime.InferenceSession(str(self._onnx_file()), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
@@ -98,14 +98,19 @@ class LocalEmbedder:
         return session, tokenizer
 
     def _onnx_file(self) -> Path:
-        """Export the model to ONNX once per model/torch version; atomic, so a crash leaves no half file."""
-        import torch
+        """Export the model to ONNX once per model/torch version; atomic, so a crash leaves no half file.
+
+        The cache key reads torch's version from its installed metadata, so a machine where the
+        export exists never imports torch (about 330 MB and seconds per process).
+        """
+        from pipeline.onnx_key import onnx_cache_key
 
         weights = self.model_path / "model.safetensors"
-        key = hashlib.sha256(f"{weights.stat().st_size}:{torch.__version__}".encode()).hexdigest()[:12]
-        target = cache_dir() / f"{self.name}-{key}.onnx"
+        target = cache_dir() / f"{self.name}-{onnx_cache_key(weights)}.onnx"
         if target.is_file():
             return target
+        import torch
+
         target.parent.mkdir(parents=True, exist_ok=True)
         transformer = self.model[0].auto_model.eval()
 
@@ -196,7 +201,7 @@ class OpenAIEmbedder:
 
 def make_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.backend == "local":
-        return LocalEmbedder(settings.batch_size, settings.runtime)
+        return LocalEmbedder(settings.batch_size, settings.runtime, settings.threads)
     if settings.backend == "openai":
         return OpenAIEmbedder(settings)
     raise PrecodeError(f"unknown embedding backend '{settings.backend}'", hint="use 'local' or 'openai'")

@@ -57,6 +57,8 @@ class EmbeddingSettings(_Section):
     runtime: Literal["onnx", "torch"] = Field("onnx", description="local backend: ONNX Runtime or sentence-transformers")
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = Field(64, ge=1)
+    threads: int = Field(0, ge=0, description="local onnx runtime: intra-op threads (0 = one per CPU core); "
+                                              "1 uses less CPU in total on a shared machine")
     base_url: str | None = None
     allow_remote: bool = False
 
