@@ -66,10 +66,11 @@ def test_a_v2_run_sends_the_research_question_and_the_lead_in_and_completes(stub
     run = code_llm(project)
     assert run.status is RunStatus.completed and len(stub.requests) >= 2
     assert "How do nurses judge alerts?" in stub.bodies[0]["messages"][0]["content"]
-    second = user_message(stub.bodies[1])
-    assert "<lead_in>" in second and "<lead_in>" not in user_message(stub.bodies[0])
-    last_of_first = answers(stub.bodies[0])[0].rsplit(". ", 1)[-1]
-    assert f"<lead_in>{last_of_first}</lead_in>" in second
+    bodies = sorted(stub.bodies, key=lambda b: int(answers(b)[0].split()[1]))  # in transcript order (concurrency 2)
+    assert "<lead_in>" not in user_message(bodies[0])
+    for before, after in zip(bodies, bodies[1:]):  # each piece's lead-in is the previous piece's last sentence
+        last = answers(before)[0].rsplit(". ", 1)[-1]
+        assert f"<lead_in>{last}</lead_in>" in user_message(after)
     assert run.prompt_hash == load_prompt("code.v2").hash
 
 
