@@ -6,15 +6,23 @@ from typing import Any
 
 import numpy as np
 
-from eval.metrics.features import _add_multi_features, _Features, _multi_nominal_features, generalized_sums
+from eval.metrics.features import (
+    _add_multi_features,
+    _Features,
+    _multi_nominal_features,
+    conger_sums,
+    generalized_sums,
+)
 from eval.metrics.formulas import (
     _alpha_binary_from_sums,
     _alpha_nominal_from_sums,
+    _conger_nominal_from_sums,
     _f,
     _fleiss_binary_from_sums,
     _fleiss_nominal_from_sums,
     _generalized_nominal_from_sums,
     binary_counts,
+    brennan_prediger,
     kappa_from_counts,
     validate_labels,
     validate_presence,
@@ -127,3 +135,22 @@ def generalized_agreement_nominal(
     n1, n2, pa_sum, pi_sums = generalized_sums(S)
     kappa, ac1, pa = _generalized_nominal_from_sums(n1[0], n2[0], pa_sum[0], pi_sums, q)
     return _f(kappa), _f(ac1), _f(pa), int(S["gen:N2"][0])
+
+
+def multi_rater_nominal(
+    labels: Any, observed: Any | None = None, n_categories: int | None = None
+) -> dict[str, float]:
+    """Every multi-rater coefficient for single-label data with missing ratings, over the units rated
+    by two or more coders (Gwet 2014; irrCAC's ``*.raw`` functions): Fleiss' kappa and AC1 in the
+    generalised form, Conger's (1980) kappa, Brennan & Prediger's (1981) coefficient, the observed
+    agreement ``pa`` and ``n_units`` (units rated by two or more coders)."""
+    lab, obs, q = validate_labels(labels, observed, n_categories)
+    feats = _Features(lab.shape[1])
+    _multi_nominal_features(feats, lab, obs, q)
+    S = feats.sums()
+    n1, n2, pa_sum, pi_sums = generalized_sums(S)
+    kappa, ac1, pa = _generalized_nominal_from_sums(n1[0], n2[0], pa_sum[0], pi_sums, q)
+    marks, seen = conger_sums(S)
+    conger, conger_pe = _conger_nominal_from_sums(pa, marks, seen)
+    return {"fleiss_kappa": _f(kappa), "ac1": _f(ac1), "conger_kappa": _f(conger), "conger_pe": _f(conger_pe),
+            "brennan_prediger": _f(brennan_prediger(pa, q)), "pa": _f(pa), "n_units": float(n2[0])}

@@ -98,6 +98,9 @@ def _add_multi_features(feats: _Features, x: np.ndarray, obs: np.ndarray) -> Non
     # Gwet's generalised form: units rated by >= 1 and >= 2 coders and, per number of raters r, the
     # agreement numerators and the marks (integers, so sums are exact whatever the bootstrap chunks)
     zeros = m[:, None] - ones
+    for i in range(r):  # Conger: what each coder marked and saw
+        feats.add(f"conger:M{i}", x[i] & obs[i][:, None])
+        feats.add(f"conger:S{i}", obs[i])
     feats.add("gen:N1", m >= 1)
     feats.add("gen:N2", pairable)
     agree = ones * (ones - 1) + zeros * (zeros - 1)
@@ -123,6 +126,10 @@ def _multi_nominal_features(feats: _Features, lab: np.ndarray, obs: np.ndarray, 
     feats.add("fleiss:N", full)
     feats.add("fleiss:SC", counts * full[:, None])
     feats.add("fleiss:SQ", sq * full)
+    eye = np.eye(q, dtype=np.int64)
+    for i in range(r):
+        feats.add(f"conger:M{i}", eye[lab[i]] * obs[i][:, None])
+        feats.add(f"conger:S{i}", obs[i])
     feats.add("gen:N1", m >= 1)
     feats.add("gen:N2", pairable)
     for k in range(1, r + 1):
@@ -185,6 +192,13 @@ def _fill_ci(
         )
 
 
+
+
+def conger_sums(S: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(marks, seen) stacked over coders on axis -2: (..., r, width) and (..., r, 1)."""
+    r = sum(1 for k in S if k.startswith("conger:M"))
+    return (np.stack([S[f"conger:M{i}"] for i in range(r)], axis=-2),
+            np.stack([S[f"conger:S{i}"] for i in range(r)], axis=-2))
 
 
 def generalized_sums(S: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -430,6 +430,84 @@ def _generalized_nominal_from_sums(
     return kappa, _div(pa - pe_g, 1.0 - pe_g), pa
 
 
+def scott_pi_from_counts(a: Any, b: Any, c: Any, d: Any) -> np.ndarray:
+    """Scott's (1955) pi for two coders and a binary code.
+
+    ``pi = (2a + b + c) / (2n)`` (the coders' pooled prevalence), ``Pe = pi^2 + (1 - pi)^2``,
+    ``Scott's pi = (Po - Pe) / (1 - Pe)``; ``1 - Pe = 2 pi (1 - pi)`` is used so that the denominator
+    is exactly 0 when the code is absent (or present) throughout. NaN where undefined.
+    """
+    a, b, c, d = (np.asarray(v, dtype=np.float64) for v in (a, b, c, d))
+    n = a + b + c + d
+    ones, zeros = 2.0 * a + b + c, 2.0 * d + b + c
+    po = _div(a + d, n)
+    pi = _div(ones, 2.0 * n)
+    pe = pi * pi + (1.0 - pi) * (1.0 - pi)
+    return _div(po - pe, _div(2.0 * ones * zeros, 4.0 * n * n))
+
+
+def prevalence_index_from_counts(a: Any, b: Any, c: Any, d: Any) -> np.ndarray:
+    """Prevalence index ``PI = (a - d) / n`` (Byrt, Bishop & Carlin 1993): how far the code is from
+    being applied to half the units; |PI| near 1 is where kappa is depressed (prevalence paradox)."""
+    a, b, c, d = (np.asarray(v, dtype=np.float64) for v in (a, b, c, d))
+    return _div(a - d, a + b + c + d)
+
+
+def bias_index_from_counts(a: Any, b: Any, c: Any, d: Any) -> np.ndarray:
+    """Bias index ``BI = (b - c) / n`` (Byrt, Bishop & Carlin 1993): how much more often coder A marks
+    the code than coder B (the difference of their prevalences)."""
+    a, b, c, d = (np.asarray(v, dtype=np.float64) for v in (a, b, c, d))
+    return _div(b - c, a + b + c + d)
+
+
+def scott_pi_from_confusion(confusion: Any) -> float:
+    """Scott's (1955) pi for a k x k confusion matrix: ``pi_k = (row_k + col_k) / (2n)``,
+    ``Pe = sum_k pi_k^2``, ``(Po - Pe) / (1 - Pe)``; NaN if undefined."""
+    cm = np.asarray(confusion, dtype=np.float64)
+    n = cm.sum()
+    pi = _div(cm.sum(0) + cm.sum(1), 2.0 * n)
+    pe = float(np.sum(pi * pi))
+    return _f(_div(_div(np.trace(cm), n) - pe, 1.0 - pe))
+
+
+def _conger_binary_from_sums(pa: Any, marks: Any, seen: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Conger's (1980) kappa for r coders and a binary code, generalised to missing ratings (Gwet 2014,
+    as irrCAC's ``conger.kappa.raw``).
+
+    ``marks`` (..., r, n_codes): units each coder marked; ``seen`` (..., r, 1): units each coder rated.
+    ``p_g = marks_g / seen_g``; ``p̄`` and ``s^2`` are their mean and sample variance over coders; the
+    chance agreement is ``Pe = sum_k (p̄_k^2 - s_k^2 / r)`` over the two categories, i.e.
+    ``p̄^2 + (1 - p̄)^2 - 2 s^2 / r``; ``kappa = (Pa - Pe) / (1 - Pe)`` with Pa the generalised
+    observed agreement (see :func:`_generalized_binary_from_sums`). Returns ``(kappa, Pe)``.
+    """
+    p = _div(marks, seen)
+    r = p.shape[-2]
+    p_bar = p.mean(axis=-2)
+    s2 = p.var(axis=-2, ddof=1) if r > 1 else np.zeros_like(p_bar)
+    pe = p_bar * p_bar + (1.0 - p_bar) * (1.0 - p_bar) - 2.0 * s2 / r
+    return _div(np.asarray(pa, dtype=np.float64) - pe, 1.0 - pe), pe
+
+
+def _conger_nominal_from_sums(pa: Any, counts: Any, seen: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Conger's (1980) kappa over q categories with missing ratings (Gwet 2014; irrCAC ``conger.kappa.raw``).
+
+    ``counts`` (..., r, q): units each coder put in each category; ``seen`` (..., r, 1);
+    ``Pe = sum_k (p̄_k^2 - s_k^2 / r)`` with ``p_gk = counts_gk / seen_g``. Returns ``(kappa, Pe)``.
+    """
+    p = _div(counts, seen)
+    r = p.shape[-2]
+    p_bar = p.mean(axis=-2)
+    s2 = p.var(axis=-2, ddof=1) if r > 1 else np.zeros_like(p_bar)
+    pe = np.sum(p_bar * p_bar - s2 / r, axis=-1)
+    return _div(np.asarray(pa, dtype=np.float64) - pe, 1.0 - pe), pe
+
+
+def brennan_prediger(pa: Any, q: int) -> np.ndarray:
+    """Brennan & Prediger (1981): ``(Pa - 1/q) / (1 - 1/q)`` with q categories (chance = uniform); for a
+    binary code it is PABAK, ``2 Pa - 1`` (Byrt et al. 1993)."""
+    return (np.asarray(pa, dtype=np.float64) - 1.0 / q) / (1.0 - 1.0 / q)
+
+
 def _alpha_nominal_from_sums(n_values: Any, n_c: Any, d_off: Any) -> np.ndarray:
     """Nominal alpha from n.., the category totals n_c (last axis) and sum_{c!=k} o_ck.
 

@@ -18,17 +18,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eval.metrics.features import generalized_sums
+from eval.metrics.features import conger_sums, generalized_sums
 from eval.metrics.formulas import (
     _alpha_binary_from_sums,
+    _conger_binary_from_sums,
     _fleiss_binary_from_sums,
     _generalized_binary_from_sums,
     _multi_rater_binary_from_sums,
     _nanmean,
     ac1_from_counts,
     alpha_from_counts,
+    bias_index_from_counts,
     kappa_from_counts,
+    prevalence_index_from_counts,
     prf_from_counts,
+    scott_pi_from_counts,
 )
 
 Sums = dict[str, np.ndarray]
@@ -106,6 +110,8 @@ GWET_2014 = "Gwet, K. L. (2014). Handbook of Inter-Rater Reliability, 4th ed., c
 KRIPP = "Krippendorff, K. (2011). Computing Krippendorff's alpha-reliability. https://repository.upenn.edu/asc_papers/43"
 FLEISS = "Fleiss, J. L. (1971). Psychological Bulletin, 76(5), 378-382."
 PRF = "van Rijsbergen, C. J. (1979). Information Retrieval, 2nd ed., ch. 7."
+SCOTT = "Scott, W. A. (1955). Public Opinion Quarterly, 19(3), 321-325."
+CONGER = "Conger, A. J. (1980). Psychological Bulletin, 88(2), 322-328; missing ratings: Gwet (2014)."
 
 for _metric in (
     PairMetric("kappa", lambda t: kappa_from_counts(t.a, t.b, t.c, t.d)[0], COHEN),
@@ -117,6 +123,11 @@ for _metric in (
     PairMetric("pe_ac1", lambda t: ac1_from_counts(t.a, t.b, t.c, t.d)[1], GWET_2008, macro=False, micro=False,
                ci=False, ci_overall=()),
     PairMetric("alpha", lambda t: alpha_from_counts(t.a, t.b, t.c, t.d), KRIPP),
+    PairMetric("scott_pi", lambda t: scott_pi_from_counts(t.a, t.b, t.c, t.d), SCOTT, ci_overall=("macro",)),
+    PairMetric("prevalence_index", lambda t: prevalence_index_from_counts(t.a, t.b, t.c, t.d), BYRT, macro=False,
+               ci=False, ci_overall=()),
+    PairMetric("bias_index", lambda t: bias_index_from_counts(t.a, t.b, t.c, t.d), BYRT, macro=False, ci=False,
+               ci_overall=()),
     PairMetric("precision", lambda t: prf_from_counts(t.a, t.fp, t.fn)[0], PRF, gold=True),
     PairMetric("recall", lambda t: prf_from_counts(t.a, t.fp, t.fn)[1], PRF, gold=True),
     PairMetric("f1", lambda t: prf_from_counts(t.a, t.fp, t.fn)[2], PRF, gold=True),
@@ -142,6 +153,8 @@ for _multi in (
         *generalized_sums(S))[1], GWET_2014, macro=True, micro=True),
     MultiMetric("gen_po", lambda S, r: _generalized_binary_from_sums(
         *generalized_sums(S))[2], GWET_2014),
+    MultiMetric("gen_conger_kappa", lambda S, r: _conger_binary_from_sums(
+        _generalized_binary_from_sums(*generalized_sums(S))[2], *conger_sums(S))[0], CONGER, macro=True),
     MultiMetric("gen_pe", lambda S, r: _generalized_binary_from_sums(
         *generalized_sums(S))[3], GWET_2014, ci=False),
 ):
@@ -181,7 +194,7 @@ def pair_stats(S: Sums, key: str, gold_side: str | None, n_codes: int) -> tuple[
     return code, overall
 
 
-MULTI_PREFIXES = ("alpha:", "fleiss:", "gen:")
+MULTI_PREFIXES = ("alpha:", "fleiss:", "gen:", "conger:")
 
 
 def multi_stats(S: Sums, r: int, n_codes: int) -> tuple[Sums, Sums]:

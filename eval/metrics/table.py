@@ -50,7 +50,7 @@ from eval.metrics.models import (
     OverallAgreement,
     PairAgreement,
 )
-from eval.metrics.registry import MULTI_METRICS, multi_ci_names, multi_stats, pair_ci_names, pair_stats
+from eval.metrics.registry import MULTI_METRICS, PAIR_METRICS, multi_ci_names, multi_stats, pair_ci_names, pair_stats
 
 
 def _state(count: int, n: int) -> str | None:
@@ -323,16 +323,14 @@ def agreement_table(
         ov_vals = {k: (int(v) if k.startswith("n_") else _f(v)) for k, v in ov.items()}
         reasons = {}
         notes = {}
-        for name in ("kappa", "ac1", "alpha", "pabak", "po") + (
-            ("precision", "recall", "f1") if side else ()
-        ):
+        for name in [m.name for m in PAIR_METRICS.values() if m.macro and (side or not m.gold)]:
             if math.isnan(ov_vals[f"{name}_macro"]):
                 reasons[f"{name}_macro"] = _macro_reason(name, int(ov_vals[f"n_{name}_defined"]), n_codes)
         pooled = (int(a_arr.sum()), int(b_arr.sum()), int(c_arr.sum()), int(d_arr.sum()))
         for name in ("kappa", "po", "pe", "pabak", "ac1", "alpha") + (
             ("precision", "recall", "f1") if side else ()
         ):
-            if math.isnan(ov_vals[f"{name}_micro"]):
+            if f"{name}_micro" in ov_vals and math.isnan(ov_vals[f"{name}_micro"]):
                 if sum(pooled) == 0:
                     why = f"no unit x code cells coded by both {A} and {B}"
                 elif name in ("kappa", "alpha"):
@@ -469,7 +467,7 @@ def _assemble_multi(
     for name in [m.name for m in MULTI_METRICS.values() if m.macro]:
         if math.isnan(ov_vals[f"{name}_macro"]):
             reasons[f"{name}_macro"] = _macro_reason(name, 0, len(codes))
-        if math.isnan(ov_vals[f"{name}_micro"]):
+        if f"{name}_micro" in ov_vals and math.isnan(ov_vals[f"{name}_micro"]):
             reasons[f"{name}_micro"] = (
                 f"pooled over codes, {name} is undefined "
                 "(no usable units or a single value throughout)"

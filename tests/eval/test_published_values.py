@@ -24,7 +24,12 @@ from eval.metrics import (
     agreement_table,
     fleiss_kappa_nominal,
     generalized_agreement_nominal,
+    kappa_from_confusion,
     krippendorff_alpha_nominal,
+    multi_rater_nominal,
+    prevalence_index_from_counts,
+    scott_pi_from_confusion,
+    scott_pi_from_counts,
 )
 
 N = np.nan
@@ -94,3 +99,45 @@ def test_generalised_equals_classical_without_missing_ratings():
         assert code.gen_fleiss_kappa == pytest.approx(code.fleiss_kappa, abs=1e-12)
         assert code.gen_ac1 == pytest.approx(code.ac1, abs=1e-12)
         assert code.gen_po == pytest.approx(code.po, abs=1e-12)
+
+
+# -- Conger, Brennan-Prediger, Scott (issue 15: each with a published value) ----------------------------------
+@pytest.mark.parametrize("labels, q, conger, conger_pe, bp", [
+    # irrCAC test suite, test/unit/irrCAC/raw/test_conger.py and test_bp.py (afergadis/irrCAC)
+    (FIVE_OBSERVERS, 4, 0.469, 0.276, 0.487),
+    (FOUR_RATERS, 5, 0.763, 0.233, 0.773),
+])
+def test_conger_and_brennan_prediger_reproduce_irrcac(labels, q, conger, conger_pe, bp):
+    got = multi_rater_nominal(labels, n_categories=q)
+    assert round(got["conger_kappa"], 3) == conger and round(got["conger_pe"], 3) == conger_pe
+    assert round(got["brennan_prediger"], 3) == bp
+    assert round(got["fleiss_kappa"], 3) == {4: 0.458, 5: 0.761}[q]
+
+
+def test_scott_pi_and_cohen_kappa_on_gwets_abstractor_table():
+    """irrCAC vignette (Gwet 2014), cont3x3abstractors: Cohen's kappa 0.7964094, Scott's pi 0.7962397."""
+    table = np.array([[13, 0, 0], [0, 20, 7], [0, 4, 56]])
+    assert scott_pi_from_confusion(table) == pytest.approx(0.7962397, abs=5e-8)
+    assert kappa_from_confusion(table)[0] == pytest.approx(0.7964094, abs=5e-8)
+
+
+def test_binary_scott_pi_prevalence_and_bias_indices():
+    """Per code (2x2 table a=20, b=5, c=10, d=15, n=50): Scott's pi equals the k x k formula on the
+    same table; PI = (a - d)/n = 0.1 and BI = (b - c)/n = -0.1 (Byrt, Bishop & Carlin 1993)."""
+    x = np.array([1] * 20 + [1] * 5 + [0] * 10 + [0] * 15)
+    y = np.array([1] * 20 + [0] * 5 + [1] * 10 + [0] * 15)
+    g = agreement_table(np.stack([x, y])[:, :, None]).per_code["code_0"]
+    assert g.scott_pi == pytest.approx(scott_pi_from_confusion([[20, 5], [10, 15]]), abs=1e-12)
+    assert float(scott_pi_from_counts(20, 5, 10, 15)) == pytest.approx(g.scott_pi, abs=1e-12)
+    assert g.prevalence_index == pytest.approx(0.1) and g.bias_index == pytest.approx(-0.1)
+    assert float(prevalence_index_from_counts(0, 0, 0, 0)) != float(prevalence_index_from_counts(0, 0, 0, 0))  # NaN
+
+
+@pytest.mark.parametrize("labels", [FIVE_OBSERVERS, FOUR_RATERS])
+def test_per_code_conger_equals_the_two_category_form(labels):
+    for category in range(int(np.nanmax(labels)) + 1):
+        presence, observed = _binary(labels, category)
+        m = agreement_table(presence, observed, code_ids=["c"]).multi.per_code["c"]
+        two = np.where(observed, presence[:, :, 0], np.nan)
+        assert m.gen_conger_kappa == pytest.approx(multi_rater_nominal(two, n_categories=2)["conger_kappa"],
+                                                   abs=1e-12, nan_ok=True)

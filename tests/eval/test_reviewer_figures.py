@@ -161,3 +161,61 @@ def test_cluster_bootstrap_resamples_whole_clusters():
     assert u_low > 0.2 and u_high < 0.8  # independent units: a much narrower interval
     with pytest.raises(ValueError, match="clusters must have shape"):
         agreement_table(presence, clusters=["t1"])
+
+
+# -- on the sample project: transcripts as clusters, people and machine apart ----------------------------------
+def test_sample_project_clusters_by_transcript_and_separates_people_from_machine(built_project, tmp_path):
+    from pathlib import Path
+
+    from pipeline.project import open_project
+
+    gold = Path(__file__).resolve().parents[2] / "data" / "sample" / "gold" / "gold.csv"
+    project = open_project(built_project[0])
+    try:
+        out = tmp_path / "r"
+        outcome = run_evaluation(EvalRequest(inputs=[gold], runs=["latest"], codebook="nasss", level="domain",
+                                             bootstrap=50, out=out), lambda: project)
+        unit_out = tmp_path / "u"
+        run_evaluation(EvalRequest(inputs=[gold], runs=["latest"], codebook="nasss", level="domain", bootstrap=50,
+                                   resample="unit", out=unit_out), lambda: project)
+    finally:
+        project.close()
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    machine = data["coders"][2]
+    assert data["machine_coders"] == [machine]
+    assert data["bootstrap"]["cluster"] == "transcript" and data["bootstrap"]["n_clusters"] == 9
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "cluster bootstrap — whole transcripts resampled (9 transcripts" in md
+    rows = [line for line in md.splitlines() if line.startswith("| all coders") or "(human–human)" in line
+            or "(machine vs human)" in line]
+    assert rows[0].startswith("| all coders, people and machine together")
+    assert "coder_A\\|coder_B (human–human)" in rows[1] and "(machine vs human)" in rows[2]
+    summary = (out / "summary.csv").read_text(encoding="utf-8").splitlines()
+    assert summary[2].startswith("coder_A|coder_B (human–human)")
+    assert "\\begin{tabular}" in (out / "summary.tex").read_text(encoding="utf-8")
+    unit = json.loads((unit_out / "report.json").read_text(encoding="utf-8"))
+    assert unit["bootstrap"]["cluster"] is None
+    assert "unit bootstrap (--resample unit)" in (unit_out / "report.md").read_text(encoding="utf-8")
+    # the point estimates do not depend on the resampling; the intervals do
+    pair = f"coder_A|{machine}"
+    assert unit["pairs"][pair]["overall"]["kappa_micro"] == data["pairs"][pair]["overall"]["kappa_micro"]
+    assert unit["pairs"][pair]["overall"]["ci"] != data["pairs"][pair]["overall"]["ci"]
+    assert outcome.report.machine_coders == [machine]
+
+
+def test_run_latest_without_suggestions_is_refused(project_copy, tmp_path):
+    """Issue 15 #5: `--run latest` must not silently pick an empty run (e.g. a run that coded nothing)."""
+    from pathlib import Path
+
+    from pipeline.errors import PrecodeError
+    from pipeline.models import Run, RunStatus
+
+    project, run_id = project_copy
+    template = project.db.run(run_id)
+    project.db.start_run(Run(id="20991231-000000-empty", coder="similarity", codebook_id=template.codebook_id,
+                             codebook_hash=template.codebook_hash))
+    project.db.finish_run("20991231-000000-empty", RunStatus.completed, {"segments": 0})
+    gold = Path(__file__).resolve().parents[2] / "data" / "sample" / "gold" / "gold.csv"
+    with pytest.raises(PrecodeError, match="--run latest is run 20991231-000000-empty .* which has no suggestions"):
+        run_evaluation(EvalRequest(inputs=[gold], runs=["latest"], codebook="nasss", bootstrap=0, out=tmp_path / "r"),
+                       lambda: project)
