@@ -140,6 +140,7 @@ def test_recent_decisions_any_of_them_undone(open_page, server, shots):  # noqa:
     assert set(current_decisions(server.reader.project.db, server.session.run.id, "alice")) == {decided[1]}
     page.keyboard.press("Enter")  # show the one left
     expect(page.locator("#overlay")).to_be_hidden()
+    expect(page).to_have_url(re.compile(f"item={decided[1]}"))  # shown (the address follows the item)
     assert page.evaluate("S.current.item.id") == decided[1]
 
 
@@ -255,3 +256,47 @@ def test_passage_by_passage_with_a_passage_without_suggestions(browser, passage_
     added = server.reader.project.db.suggestions(manual[0].id)
     assert [(s.segment_id, s.code_id) for s in added] == [(segment, "condition.comorbidities")]
     context.close()
+
+
+def test_claim_and_release_a_transcript_from_the_page(open_page, server):
+    page = open_page(1440, 900)
+    page.click("#claim-next")
+    expect(page.locator("#claims-list li.mine")).to_have_count(1)
+    claims = server.reader.claims()
+    assert [(c.reviewer, c.mine) for c in claims] == [("alice", True)]
+    expect(page.locator("#f-transcript")).to_have_value(claims[0].transcript.id)  # working through it
+    expect(page.locator("#p-transcript")).to_have_text(claims[0].transcript.name)
+    page.locator("#claims-list li.mine button").click()
+    expect(page.locator("#toast")).to_contain_text("Released")
+    assert server.reader.claims() == []
+
+
+def test_adjudicate_two_reviewers_disagreements(open_page, server, shots):  # noqa: F811
+    from pipeline.decisions import Action, current_decisions
+    from pipeline.project import open_project
+    from pipeline.review.models import DecisionIn, QueueFilter
+    from pipeline.review.service import ReviewSession
+
+    from .conftest import RUN_ID
+
+    ids, after = [], None
+    for _ in range(3):
+        after = server.reader.queue(QueueFilter(), after).item.id
+        ids.append(after)
+    for name, actions in (("bob", ["accept", "accept", "accept"]), ("carol", ["reject", "accept", "reject"])):
+        other = ReviewSession.open(open_project(server.session.project.root), RUN_ID, name)
+        for sid, action in zip(ids, actions):
+            other.decide(sid, DecisionIn(action=action))
+        other.project.close()
+    page = open_page(1440, 900)
+    page.keyboard.press("5")
+    rows = page.locator("#adj-list li")
+    expect(rows).to_have_count(2)  # the second suggestion: both accepted, no disagreement
+    snap(page, shots, "20-adjudicate")
+    page.keyboard.press("a")
+    expect(rows.nth(0)).to_contain_text("settled by alice")
+    rows.nth(1).locator(".side").nth(1).locator("button").click()  # take carol's reject
+    expect(rows.nth(1)).to_contain_text("settled by alice")
+    mine = current_decisions(server.reader.project.db, RUN_ID, "alice")
+    assert mine[ids[0]].action is Action.accept and mine[ids[2]].action is Action.reject
+    assert server.reader.project.db.conn.execute("SELECT COUNT(*) FROM adjudications").fetchone()[0] == 2

@@ -147,7 +147,8 @@ async function start() {
     else await go(null);
   });
   refreshProgress();
-  setInterval(() => { if (!document.hidden) refreshProgress(); }, 15000);
+  refreshClaims();
+  setInterval(() => { if (!document.hidden) { refreshProgress(); refreshClaims(); } }, 15000);
 }
 
 function fillFilters() {
@@ -512,6 +513,95 @@ function renderPassageView() {
   else setText("decision-status", "No suggestion on this passage");
   const mark = $("ps-text").querySelector(".hl-quote");
   if (mark) mark.scrollIntoView({ block: "nearest" });
+}
+
+// -- adjudication: two reviewers' decisions side by side, a third settles ---------------------------
+S.adj = { items: [], active: 0 };
+function fillAdjudicators() {
+  const others = S.info.reviewers.filter((name) => name !== S.info.reviewer);
+  for (const [id, pick] of [["adj-first", 0], ["adj-second", 1]]) {
+    const select = $(id);
+    if (select.options.length) continue;
+    for (const name of others) select.append(el("option", { value: name }, name));
+    select.value = others[pick] || "";
+  }
+}
+async function loadDisagreements() {
+  fillAdjudicators();
+  const first = $("adj-first").value, second = $("adj-second").value;
+  S.adj.items = first && second && first !== second ? await api("GET", `/api/disagreements?${query({ first, second })}`) : [];
+  S.adj.active = Math.min(S.adj.active, Math.max(0, S.adj.items.length - 1));
+  renderDisagreements();
+}
+function sideView(d, who, take) {
+  return el("div", { class: "side" }, el("div", { class: "who" }, who),
+    d ? el("strong", { class: d.outcome || "" }, describeDecision(d)) : "—",
+    d && d.note ? el("div", { class: "where" }, `“${d.note}”`) : null,
+    take ? el("button", { class: "btn small ghost", onclick: (e) => { e.stopPropagation(); enqueue(take); } }, "Take this") : null);
+}
+function renderDisagreements() {
+  const first = $("adj-first").value, second = $("adj-second").value;
+  setText("adj-count", S.adj.items.length ? `${S.adj.items.length} ${S.adj.items.length === 1 ? "disagreement" : "disagreements"}` : "");
+  $("adj-empty").hidden = S.adj.items.length > 0;
+  $("adj-list").replaceChildren(...S.adj.items.map((d, i) => el("li", { class: i === S.adj.active ? "active" : "", onclick: () => { S.adj.active = i; renderDisagreements(); } },
+    el("div", {}, el("div", { class: "code" }, d.item.code.label),
+      el("div", { class: "where" }, `${d.item.transcript.name} · passage ${d.item.segment.index + 1}`),
+      el("div", { class: "q" }, `“${d.item.quote}”`)),
+    sideView(d.first, first, () => settle(i, asDecision(d.first))),
+    sideView(d.second, second, () => settle(i, asDecision(d.second))),
+    sideView(d.adjudication, d.adjudicated_by ? `settled by ${d.adjudicated_by}` : "settled", null))));
+  const current = $("adj-list").children[S.adj.active];
+  if (current) current.scrollIntoView({ block: "nearest" });
+  setText("decision-status", S.adj.items.length ? `Disagreement ${S.adj.active + 1} of ${S.adj.items.length}` : "");
+}
+function asDecision(d) {
+  if (d.action === "reject") return { action: "reject", reason: d.reason, note: d.note };
+  if (d.action === "edit") return { action: "edit", code_id: d.code_id, quote_start: d.quote_start, quote_end: d.quote_end };
+  return { action: "accept" };
+}
+async function settle(i, decision) {
+  const d = S.adj.items[i];
+  if (!d) return;
+  const done = await api("POST", `/api/items/${encodeURIComponent(d.item.id)}/adjudicate`,
+    { first: $("adj-first").value, second: $("adj-second").value, decision: { ...decision, seen: d.item.version ?? null } });
+  S.adj.items[i] = done;
+  if (i === S.adj.active && i + 1 < S.adj.items.length) S.adj.active = i + 1;
+  renderDisagreements();
+  refreshProgress();
+  toast(`Settled: ${describeDecision(done.adjudication)} · ${d.item.code.label}`);
+}
+function adjudicateKey(key) {
+  const n = S.adj.items.length;
+  if (!n) return;
+  if (key === "ArrowDown" || key === "j") S.adj.active = (S.adj.active + 1) % n;
+  else if (key === "ArrowUp" || key === "k") S.adj.active = (S.adj.active + n - 1) % n;
+  else if (key === "a") return settle(S.adj.active, { action: "accept" });
+  else if (key === "r") return settle(S.adj.active, { action: "reject" });
+  else return;
+  renderDisagreements();
+}
+
+// -- claims: who works on which transcript --------------------------------------------------------
+async function refreshClaims() {
+  try {
+    const claims = await api("GET", "/api/claims");
+    $("claims-list").replaceChildren(...claims.map((c) => el("li", { class: c.mine ? "mine" : "" },
+      el("span", { class: "t", title: `claimed ${when(c.claimed_at)}` }, `${c.transcript.name} · ${c.mine ? "you" : c.reviewer}`),
+      c.mine ? el("button", { class: "btn small ghost", onclick: () => enqueue(() => releaseClaim(c)) }, "Release") : null)));
+    if (!claims.length) $("claims-list").append(el("li", { class: "hint" }, "Nobody has claimed a transcript."));
+  } catch (e) { /* shown by the next action */ }
+}
+async function claimNext() {
+  const claim = await api("POST", "/api/claims", { transcript_id: null });
+  await refreshClaims();
+  $("f-transcript").value = claim.transcript.id;  // and work through it
+  onFilterChange(null);
+  toast(`You claimed ${claim.transcript.name}: the others' queues skip it until you release it`);
+}
+async function releaseClaim(claim) {
+  await api("POST", `/api/claims/${encodeURIComponent(claim.transcript.id)}/release`);
+  await refreshClaims();
+  toast(`Released ${claim.transcript.name}`);
 }
 
 // -- recent decisions: any of them can be undone -------------------------------------------------
@@ -948,11 +1038,12 @@ function switchView(view) {
   S.view = view;
   document.body.dataset.view = view;
   for (const tab of document.querySelectorAll(".tab")) tab.setAttribute("aria-selected", String(tab.dataset.view === view));
-  for (const name of ["review", "passages", "proposals", "quality"]) $(`view-${name}`).hidden = name !== view;
+  for (const name of ["review", "passages", "adjudicate", "proposals", "quality"]) $(`view-${name}`).hidden = name !== view;
   $("review-actions").hidden = view !== "review" && view !== "passages";
   $("proposal-actions").hidden = view !== "proposals";
   $("actionbar").querySelector(".nav").style.visibility = view === "quality" ? "hidden" : "visible";
   if (view === "review") { S.current = S.reviewCurrent; renderItem(); }
+  if (view === "adjudicate") enqueue(loadDisagreements);
   if (view === "passages") enqueue(() => (S.passages.view ? reloadPassage(false) : loadPassage(null)));
   if (view === "proposals") enqueue(loadProposals);
   if (view === "quality") { setText("decision-status", ""); refreshProgress(); }
@@ -1001,6 +1092,8 @@ function bindControls() {
   $("pr-state").addEventListener("change", () => { S.proposalIndex = 0; enqueue(loadProposals); });
   $("help-btn").addEventListener("click", () => openDialog("help"));
   $("recent-btn").addEventListener("click", () => enqueue(openRecent));
+  $("claim-next").addEventListener("click", () => enqueue(claimNext));
+  for (const id of ["adj-first", "adj-second"]) $(id).addEventListener("change", (e) => { S.justFiltered = e.target; enqueue(loadDisagreements); });
   $("ps-only").addEventListener("change", (e) => { S.justFiltered = e.target; enqueue(() => loadPassage(null)); });
   $("filters-btn").addEventListener("click", () => document.body.classList.toggle("show-filters"));
   document.addEventListener("mousedown", (e) => {  // a click outside the filter drawer closes it
@@ -1027,7 +1120,7 @@ function navigate(backwards) {
 }
 
 const OUR_KEYS = new Set([..."arcsmujkfdnh?123456789", "Enter", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", " ", "PageDown", "PageUp"]);
-const ACTION_KEYS = new Set([..."arcsmujkfdnh?1234"]);  // taken back from a filter that has just been changed
+const ACTION_KEYS = new Set([..."arcsmujkfdnh?12345"]);  // taken back from a filter that has just been changed
 
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -1081,7 +1174,7 @@ function mainKey(event) {
     if (handled) return handled;
   }
   const key = event.key;
-  const views = { 1: "review", 2: "proposals", 3: "quality", 4: "passages" };
+  const views = { 1: "review", 2: "proposals", 3: "quality", 4: "passages", 5: "adjudicate" };
   if (views[key]) return switchView(views[key]);
   if (key === "?") return openDialog("help");
   if (key === "h") return openRecent();
@@ -1099,6 +1192,7 @@ function mainKey(event) {
     if (key === "d") return dismissProposal();
     return;
   }
+  if (S.view === "adjudicate") return adjudicateKey(key);
   if (S.view === "passages") {
     const items = S.passages.view && S.passages.view.passage ? S.passages.view.passage.items : [];
     if ((key === "ArrowDown" || key === "ArrowUp") && items.length) {
