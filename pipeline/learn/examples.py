@@ -24,6 +24,7 @@ import numpy as np
 from pipeline.codebook import Codebook
 from pipeline.decisions import Action, current_decisions
 from pipeline.errors import PrecodeError
+from pipeline.indexing import QuoteUnit
 from pipeline.models import Code, Segment, SegmentRole
 from pipeline.project import Project
 from pipeline.store.annotations import annotation_coders, annotations_of
@@ -43,6 +44,8 @@ class HumanCodes:
     labels: dict[str, dict[str, float]] = field(default_factory=dict)
     full: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
+    # segment id -> (start, end, code id, 1.0 | 0.0): the coded spans, for labelling the quote units
+    spans: dict[str, list[tuple[int, int, str, float]]] = field(default_factory=dict)
 
     @property
     def human_coded(self) -> set[str]:
@@ -108,26 +111,36 @@ def human_codes(project: Project, from_coders: list[str], reviews: bool = True) 
             for s in by_transcript[a.transcript_id]:
                 if a.end > a.start and _overlaps(a.start, a.end, s):
                     out.labels.setdefault(s.id, {})[a.code_id] = 1.0
+                    out.spans.setdefault(s.id, []).append((a.start, a.end, a.code_id, 1.0))
     if reviews:
         decisions = current_decisions(project.db)
         if decisions:
             placeholders = ",".join("?" * len(decisions))
-            suggested = {r[0]: (r[1], r[2]) for r in project.db.conn.execute(
-                f"SELECT id, segment_id, code_id FROM suggestions WHERE id IN ({placeholders})", list(decisions))}
+            suggested = {r[0]: (r[1], r[2], r[3], r[4]) for r in project.db.conn.execute(
+                f"SELECT id, segment_id, code_id, quote_start, quote_end FROM suggestions WHERE id IN ({placeholders})",
+                list(decisions))}
             for suggestion_id, decision in decisions.items():
                 if suggestion_id not in suggested or suggested[suggestion_id][0] not in by_id:
                     continue
-                segment_id, code_id = suggested[suggestion_id]
+                segment_id, code_id, q_start, q_end = suggested[suggestion_id]
+                seg = by_id[segment_id]
+                start, end = (q_start, q_end) if q_start is not None and q_end is not None else (seg.start, seg.end)
+                if decision.quote_start is not None and decision.quote_end is not None:
+                    start, end = decision.quote_start, decision.quote_end
                 row = out.labels.setdefault(segment_id, {})
+                spans = out.spans.setdefault(segment_id, [])
                 if decision.action is Action.reject:
                     row[code_id] = 0.0
+                    spans.append((start, end, code_id, 0.0))
                     out.counts["review_negative"] += 1
                 elif decision.accepted:
                     final = decision.code_id or code_id
                     if final != code_id:
                         row[code_id] = 0.0
+                        spans.append((start, end, code_id, 0.0))
                         out.counts["review_negative"] += 1
                     row[final] = 1.0
+                    spans.append((start, end, final, 1.0))
                     out.counts["review_positive"] += 1
     return out
 
@@ -150,3 +163,27 @@ def examples_at_level(codes_by_people: HumanCodes, codebook: Codebook, codes: li
             if value == 1.0 or (np.isnan(labels[row, j]) and codes[j].id == code_id):
                 labels[row, j] = value
     return Examples([codes_by_people.segments[i] for i in ids], labels, left_out)
+
+
+def unit_labels(people: HumanCodes, units: list[QuoteUnit], codebook: Codebook, codes: list[Code]) -> np.ndarray:
+    """Labels of quote units (n_units, n_codes): 1/0/NaN from the coded spans that count for each unit.
+
+    A unit of a segment read in full is 0 for every code no span marks it with; a span counts for a
+    unit under the same overlap rule as for segments. On a reviewed segment, the units a decision's
+    quote does not cover stay unknown.
+    """
+    to_level = level_map(codebook, codes)
+    out = np.full((len(units), len(codes)), np.nan)
+    for row, unit in enumerate(units):
+        if unit.segment_id in people.full:
+            out[row] = 0.0
+        for start, end, code_id, value in people.spans.get(unit.segment_id, []):
+            overlap = min(end, unit.end) - max(start, unit.start)
+            if code_id not in to_level or overlap <= 0 or not (
+                    overlap >= MIN_OVERLAP * (end - start) or overlap >= MIN_OVERLAP * (unit.end - unit.start)):
+                continue
+            j = to_level[code_id]
+            if value == 1.0 or (np.isnan(out[row, j]) and codes[j].id == code_id):
+                out[row, j] = value
+    return out
+

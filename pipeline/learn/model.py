@@ -123,7 +123,7 @@ class LearnedModel:
         """(applied bool (n, c), probability (n, c)) under the model's decision rule."""
         d = self.decision(x)
         p = self.proba(x, d)
-        return _decide(d, p, self.fitted.constant, self.options.single, self.always_one), p
+        return decide(d, p, self.fitted.constant, self.options.single, self.always_one), p
 
     def few_examples(self) -> list[CodeStats]:
         return [s for s in self.stats if s.positives < MIN_EXAMPLES]
@@ -141,7 +141,8 @@ def _probability(d: np.ndarray, platt: np.ndarray, constant: np.ndarray) -> np.n
     return np.where(np.isnan(constant), p, constant)
 
 
-def _decide(d: np.ndarray, p: np.ndarray, constant: np.ndarray, single: bool, always_one: bool) -> np.ndarray:
+def decide(d: np.ndarray, p: np.ndarray, constant: np.ndarray, single: bool, always_one: bool) -> np.ndarray:
+    """Which codes apply, from decision values `d` and probabilities `p` (n, c) (see the module docstring)."""
     rule = np.where(np.isnan(constant), d > 0, constant >= 0.5)
     if not single:
         return rule

@@ -66,3 +66,25 @@ def test_review_decisions_become_labels(coded_project, codebook):
         for code, j in index.items():
             if (segment_id, code) not in decided:
                 assert np.isnan(row[j])
+
+
+def test_quote_units_are_labelled_by_the_spans_that_cover_them(codebook):
+    from pipeline.indexing import QuoteUnit
+    from pipeline.learn.examples import HumanCodes, unit_labels
+    from pipeline.models import Segment, SegmentRole
+
+    seg = Segment(id="s1", transcript_id="t", index=0, start=0, end=100, speaker="P1", role=SegmentRole.participant,
+                  text="x" * 100)
+    reviewed = Segment(id="s2", transcript_id="t", index=1, start=100, end=200, speaker="P1",
+                       role=SegmentRole.participant, text="y" * 100)
+    people = HumanCodes({"s1": seg, "s2": reviewed}, labels={"s1": {"money.cost": 1.0}, "s2": {"safety": 0.0}},
+                        full={"s1"}, spans={"s1": [(0, 45, "money.cost", 1.0)], "s2": [(150, 200, "safety", 0.0)]})
+    units = [QuoteUnit("u1", "s1", 0, 50, "a"), QuoteUnit("u2", "s1", 50, 100, "b"),
+             QuoteUnit("u3", "s2", 100, 150, "c"), QuoteUnit("u4", "s2", 150, 200, "d")]
+    y = unit_labels(people, units, codebook, codebook.at_level("leaf"))
+    assert y[0].tolist() == [1.0, 0.0, 0.0]  # the coded sentence
+    assert y[1].tolist() == [0.0, 0.0, 0.0]  # the rest of a segment read in full
+    assert np.isnan(y[2]).all()  # a reviewed segment: what the decision's quote does not cover is unknown
+    assert np.isnan(y[3, 0]) and y[3, 2] == 0.0
+    domains = unit_labels(people, units, codebook, codebook.at_level("domain"))
+    assert domains[0].tolist() == [1.0, 0.0, 0.0]  # money.cost counts for money
