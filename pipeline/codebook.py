@@ -19,6 +19,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,7 +58,7 @@ class _CodebookFile(BaseModel):
     description: str = ""
     levels: list[str] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
-    codes: list[dict]
+    codes: list[dict[str, Any]]
 
 
 class Codebook(BaseModel):
@@ -138,7 +139,7 @@ class _LineLoader(yaml.SafeLoader):
     """A YAML loader that remembers the line each mapping starts on."""
 
 
-def _construct_mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict:
+def _construct_mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     mapping = loader.construct_mapping(node, deep=True)
     mapping["__line__"] = node.start_mark.line + 1
     return mapping
@@ -147,7 +148,7 @@ def _construct_mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) ->
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_with_line)
 
 
-def _strip_lines(value):
+def _strip_lines(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
     if isinstance(value, list):

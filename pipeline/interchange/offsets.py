@@ -158,7 +158,8 @@ def _newline_points(original: str) -> tuple[str, tuple[list[int], list[int]]]:
 
 
 def _dedupe(orig: list[int], norm: list[int]) -> tuple[list[int], list[int]]:
-    out_o, out_n = [], []
+    out_o: list[int] = []
+    out_n: list[int] = []
     for o, n in zip(orig, norm):
         if out_o and out_o[-1] == o:
             continue

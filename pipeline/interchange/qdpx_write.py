@@ -264,8 +264,8 @@ def build_project(project: Project, options: ExportOptions | None = None) -> tup
     root.set("creationDateTime", _timestamp())
     if users_out:
         users_el = sub(root, PROJECT_NS, "Users")
-        for user_guid, name in users_out:
-            sub(users_el, PROJECT_NS, "User", guid=user_guid, name=name)
+        for user_guid, user_name in users_out:
+            sub(users_el, PROJECT_NS, "User", guid=user_guid, name=user_name)
 
     codebook = codings.codebook if codings is not None else None
     colors = code_colors(codebook, imported_colors(project)) if codebook is not None else {}
@@ -306,8 +306,8 @@ def build_project(project: Project, options: ExportOptions | None = None) -> tup
     cases += [(guid("case", p), p, "", {}, refs) for p, refs in sorted(participants.items())]
     if cases:
         cases_el = sub(root, PROJECT_NS, "Cases")
-        for case_guid, name, description, values, refs in cases:
-            case = sub(cases_el, PROJECT_NS, "Case", guid=case_guid, name=name)
+        for case_guid, case_name, description, values, refs in cases:
+            case = sub(cases_el, PROJECT_NS, "Case", guid=case_guid, name=case_name)
             if description:
                 sub(case, PROJECT_NS, "Description", description)
             for variable_guid, value in values.items():
