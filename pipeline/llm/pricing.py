@@ -37,7 +37,9 @@ def count_tokens(text: str, tokenizer: str | None) -> int:
     """Tokens of `text` with the named BPE, or at `CHARS_PER_TOKEN` when there is none."""
     if tokenizer is None:
         return estimate_tokens(len(text))
-    return len(_encoding(tokenizer).encode_ordinary(text))
+    with warnings.catch_warnings():  # bpe-openai reads its BPE file lazily, with a deprecated importlib call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return len(_encoding(tokenizer).encode_ordinary(text))
 
 
 def count_prompt_tokens(messages: list[dict[str, Any]], tokenizer: str | None) -> int:
