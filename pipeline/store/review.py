@@ -239,9 +239,11 @@ def ensure_queue(db: Database, run_id: str) -> int:
             "INSERT INTO review_queue (run_id, position, suggestion_id, uncertainty_rank, transcript_id, code_id,"
             " score, grounding)"
             f" SELECT s.run_id, ROW_NUMBER() OVER (ORDER BY {_READING_ORDER}), s.id,"
-            f" ROW_NUMBER() OVER (ORDER BY s.score, {_READING_ORDER}), s.transcript_id, s.code_id, s.score, s.grounding"
+            # uncertainty: the lowest score first; a learned run's score is a probability, so closest to 0.5 first
+            f" ROW_NUMBER() OVER (ORDER BY CASE WHEN r.coder = 'learned' THEN ABS(s.score - 0.5) ELSE s.score END,"
+            f" {_READING_ORDER}), s.transcript_id, s.code_id, s.score, s.grounding"
             " FROM suggestions s JOIN segments g ON g.id = s.segment_id JOIN transcripts t ON t.id = s.transcript_id"
-            " WHERE s.run_id = ?",
+            " JOIN runs r ON r.id = s.run_id WHERE s.run_id = ?",
             (run_id,),
         )
     return wanted
