@@ -391,6 +391,9 @@ codebook_app.command("convert")(convert_codebook)
 from pipeline.llm.check import llm_app  # noqa: E402
 
 app.add_typer(llm_app, name="llm")
+from pipeline.vectors_cli import vectors_app  # noqa: E402
+
+app.add_typer(vectors_app, name="vectors")
 
 
 def main() -> None:
