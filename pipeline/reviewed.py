@@ -56,8 +56,11 @@ def is_manual_run(run: Run) -> bool:
 
 
 def run_transcript_ids(db: Database, run_id: str) -> set[str]:
-    """The transcript versions a run made suggestions on."""
-    return review_store.run_transcript_ids(db.conn, run_id)
+    """The transcript versions a run covers: those it recorded in its scope when it started (runs
+    since migration 0007), and those it made suggestions on (the only evidence for older runs)."""
+    found = review_store.run_transcript_ids(db.conn, run_id)
+    scope = db.run_scope(run_id)
+    return found | set(scope.transcript_ids) if scope is not None else found
 
 
 def manual_runs(db: Database, run: Run) -> list[Run]:

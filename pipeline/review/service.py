@@ -52,6 +52,7 @@ from pipeline.review.models import (
 )
 from pipeline.review.progress import progress
 from pipeline.review.queue import QueueIndex, ensure_queue
+from pipeline.reviewed import run_transcript_ids
 from pipeline.store import decisions as decision_store
 from pipeline.store import review as review_store
 from pipeline.store.review import SuggestionSpan
@@ -90,6 +91,7 @@ class ReviewSession:
     codebook: Codebook
     _manual_run_id: str | None = field(default=None, repr=False)
     _index: QueueIndex | None = field(default=None, repr=False)
+    _scope: tuple[list[str], QueueIndex] | None = field(default=None, repr=False)
     _passages: tuple[list[review_store.SegmentRow], dict[str, int], np.ndarray, QueueIndex] | None = field(
         default=None, repr=False)
 
@@ -350,8 +352,15 @@ class ReviewSession:
         return len(ids)
 
     # -- team review: claims ----------------------------------------------------------------------
+    def _run_transcripts(self) -> list[str]:
+        """The transcript versions of the run: its recorded scope and those it suggested codes on."""
+        queue = self._queue()
+        if self._scope is None or self._scope[1] is not queue:
+            self._scope = (sorted(set(queue.transcripts) | run_transcript_ids(self.project.db, self.run.id)), queue)
+        return self._scope[0]
+
     def _transcript(self, transcript_id: str) -> TranscriptInfo:
-        if transcript_id in self._queue().transcripts:
+        if transcript_id in self._run_transcripts():
             for t in review_store.transcripts(self.conn, [transcript_id]):
                 return TranscriptInfo(id=t.id, name=t.name, version=t.version)
         raise NotFound(f"no transcript '{transcript_id}' in run {self.run.id}")
@@ -411,7 +420,7 @@ class ReviewSession:
         """The participant passages of the run's transcripts in reading order, and each queue item's passage."""
         queue = self._queue()
         if self._passages is None or self._passages[3] is not queue:
-            segs = review_store.participant_segments(self.conn, queue.transcripts)
+            segs = review_store.participant_segments(self.conn, self._run_transcripts())
             place = {s.id: i for i, s in enumerate(segs)}
             of_item = np.array([place.get(sid, -1) for sid in queue.segment_ids(self.conn)], dtype=np.int64)
             self._passages = (segs, place, of_item, queue)

@@ -93,3 +93,35 @@ def test_a_missed_code_can_be_added_on_a_passage_without_suggestions(project):
     assert back.passage.segment.id == in_t[0] and back.index == 1
     with pytest.raises(NotFound):
         session.passage("nope")
+
+
+def test_a_transcript_in_the_runs_scope_without_any_suggestion_is_reviewable_and_exported(project):
+    """A run records its scope when it starts: a transcript it coded nothing on is still one of its
+    transcripts, so its passages are walked and a code added there is one of the run's accepted codings."""
+    from pipeline.codebook import load_codebook
+    from pipeline.reviewed import accepted_codings
+    from pipeline.store.runs import RunScope
+
+    db = project.db
+    base = db.run(RUN_ID)
+    segments = db.segments(role=SegmentRole.participant)
+    transcripts = sorted({s.transcript_id for s in segments})
+    assert len(transcripts) > 1
+    coded, silent = transcripts[0], transcripts[1]
+    run = Run(id="20260303-100000-scoped", coder="llm", model="stub-llm-1", codebook_id=base.codebook_id,
+              codebook_hash=base.codebook_hash, level="leaf")
+    db.start_run(run, RunScope.of(run, load_codebook("nasss"), segments))
+    with db.transaction() as conn:
+        db.insert_suggestions(conn, [Suggestion(
+            id=hashlib.sha256(f"{run.id}:{s.id}".encode()).hexdigest()[:16], run_id=run.id, segment_id=s.id,
+            transcript_id=s.transcript_id, code_id="adopters.staff", quote=s.text[:20], quote_start=s.start,
+            quote_end=s.start + 20, grounding=Grounding.exact, score=0.7) for s in segments if s.transcript_id == coded])
+    db.finish_run(run.id, RunStatus.completed, {})
+    session = ReviewSession.open(project, run.id, "alice")
+    view = session.next_passage(PassageFilter(transcript=silent))
+    assert view.passage is not None and view.passage.items == []
+    assert view.total == sum(1 for s in segments if s.transcript_id == silent)
+    added = session.add_missed(MissedIn(segment_id=view.passage.segment.id, code_id="condition.nature"))
+    codings = accepted_codings(db, db.run(run.id), "alice")
+    assert [(c.suggestion.id, c.added_by_reviewer) for c in codings] == [(added.suggestion_id, True)]
+    assert session.claim(silent).transcript.id == silent  # and it can be claimed
