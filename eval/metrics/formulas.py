@@ -508,6 +508,49 @@ def brennan_prediger(pa: Any, q: int) -> np.ndarray:
     return (np.asarray(pa, dtype=np.float64) - 1.0 / q) / (1.0 - 1.0 / q)
 
 
+def ordinal_weights(q: int, kind: str = "quadratic") -> np.ndarray:
+    """Agreement weights for q ordered categories (Gwet 2014, ch. 3; Cohen 1968):
+    linear ``w_kl = 1 - |k - l| / (q - 1)``, quadratic ``w_kl = 1 - (k - l)^2 / (q - 1)^2``."""
+    if q < 2:
+        return np.ones((q, q))
+    d = np.abs(np.subtract.outer(np.arange(q), np.arange(q))) / (q - 1)
+    if kind == "linear":
+        return 1.0 - d
+    if kind == "quadratic":
+        return 1.0 - d * d
+    raise ValueError(f"unknown weights '{kind}' (linear | quadratic)")
+
+
+def weighted_kappa_from_confusion(confusion: Any, weights: str = "quadratic") -> float:
+    """Cohen's (1968) weighted kappa for ordinal codes (e.g. intensity ratings), two coders.
+
+    With ``p_kl`` the confusion proportions and ``w`` from :func:`ordinal_weights`:
+    ``Pa = sum_kl w_kl p_kl``, ``Pe = sum_kl w_kl p_k+ p_+l``, ``kappa_w = (Pa - Pe) / (1 - Pe)``.
+    """
+    cm = np.asarray(confusion, dtype=np.float64)
+    w = ordinal_weights(cm.shape[0], weights)
+    p = _div(cm, cm.sum())
+    pa = float(np.sum(w * p))
+    pe = float(np.sum(w * np.outer(p.sum(1), p.sum(0))))
+    return _f(_div(pa - pe, 1.0 - pe))
+
+
+def ac2_from_confusion(confusion: Any, weights: str = "quadratic") -> float:
+    """Gwet's AC2, the weighted AC1 for ordinal codes (Gwet 2014, ch. 3), two coders.
+
+    ``Pa = sum_kl w_kl p_kl``; ``pi_k = (p_k+ + p_+k) / 2``; ``Pe = T_w / (q (q - 1)) sum_k pi_k (1 - pi_k)``
+    with ``T_w = sum_kl w_kl``; ``AC2 = (Pa - Pe) / (1 - Pe)``.
+    """
+    cm = np.asarray(confusion, dtype=np.float64)
+    q = cm.shape[0]
+    w = ordinal_weights(q, weights)
+    p = _div(cm, cm.sum())
+    pa = float(np.sum(w * p))
+    pi = (p.sum(1) + p.sum(0)) / 2.0
+    pe = float(w.sum() / (q * (q - 1)) * np.sum(pi * (1.0 - pi)))
+    return _f(_div(pa - pe, 1.0 - pe))
+
+
 def _alpha_nominal_from_sums(n_values: Any, n_c: Any, d_off: Any) -> np.ndarray:
     """Nominal alpha from n.., the category totals n_c (last axis) and sum_{c!=k} o_ck.
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from eval.metrics import (
+    ac2_from_confusion,
     agreement_table,
     fleiss_kappa_nominal,
     generalized_agreement_nominal,
@@ -30,6 +31,7 @@ from eval.metrics import (
     prevalence_index_from_counts,
     scott_pi_from_confusion,
     scott_pi_from_counts,
+    weighted_kappa_from_confusion,
 )
 
 N = np.nan
@@ -141,3 +143,19 @@ def test_per_code_conger_equals_the_two_category_form(labels):
         two = np.where(observed, presence[:, :, 0], np.nan)
         assert m.gen_conger_kappa == pytest.approx(multi_rater_nominal(two, n_categories=2)["conger_kappa"],
                                                    abs=1e-12, nan_ok=True)
+
+
+# irrCAC test suite, test/unit/irrCAC/table/test_cohen.py and test_gwet.py (Gwet 2014 tables)
+ABSTRACTORS = np.array([[13, 0, 0], [0, 20, 7], [0, 4, 56]])
+DIAGNOSIS = np.array([[40, 4, 4, 17], [6, 25, 2, 13], [4, 1, 21, 12], [15, 5, 9, 45]])
+
+
+@pytest.mark.parametrize("table, weights, kappa_w, ac2", [
+    (ABSTRACTORS, "linear", 0.843, 0.900),
+    (ABSTRACTORS, "quadratic", 0.892, 0.940),
+    (DIAGNOSIS, "linear", 0.407, 0.377),
+    (DIAGNOSIS, "quadratic", 0.383, 0.299),
+])
+def test_weighted_kappa_and_ac2_reproduce_irrcac(table, weights, kappa_w, ac2):
+    assert round(weighted_kappa_from_confusion(table, weights), 3) == kappa_w
+    assert round(ac2_from_confusion(table, weights), 3) == ac2
