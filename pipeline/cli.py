@@ -103,12 +103,12 @@ def ingest(
 def _code(project: Project, codebook_ref: str, coder_name: str, level: str | None,
           transcripts: list[str] | None, threshold: float | None, top_k: int | None,
           llm: LLMOptions | None = None, dry_run: bool = False,
-          learned: dict[str, Any] | None = None):
+          learned: dict[str, Any] | None = None, new_run: bool = False):
     from pipeline.coders.base import CoderSettingsError
 
     try:
         return _code_run(project, codebook_ref, coder_name, level, transcripts, threshold, top_k, llm, dry_run,
-                         learned)
+                         learned, new_run)
     except CoderSettingsError as exc:  # a coder's error names settings; here they are worded with our flags
         from pipeline.llm.cli import with_flags
 
@@ -118,7 +118,7 @@ def _code(project: Project, codebook_ref: str, coder_name: str, level: str | Non
 def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str | None,
               transcripts: list[str] | None, threshold: float | None, top_k: int | None,
               llm: LLMOptions | None, dry_run: bool,
-              learned: dict[str, Any] | None = None):
+              learned: dict[str, Any] | None = None, new_run: bool = False):
     from pipeline.coders import make_coder
     from pipeline.coding import run_coder
 
@@ -130,9 +130,15 @@ def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str |
 
         print_estimate(console, project, coder, codebook, level, transcripts)
         return None
+    from pipeline.rerun import finished_run
+
+    done = None if new_run or learned is not None else finished_run(project, coder, codebook, level, transcripts)
+    if done is not None:  # nothing changed since that run: report it rather than store a duplicate
+        err.print(f"Unchanged: run [bold]{done.id}[/] already coded these segments with this command; nothing "
+                  "new was stored (--new-run codes them again)")
     with _progress() as progress:
         task = progress.add_task(f"coding with {coder_name}", total=None)
-        run = run_coder(
+        run = done if done is not None else run_coder(
             project, coder, codebook, level, transcripts,
             on_start=lambda run, n: progress.update(task, total=n),
             progress=lambda n: progress.advance(task, n),
@@ -184,6 +190,8 @@ def code(
         "--from-coder", help="learned: learn from this coder's annotations (an imported .qdpx user; repeatable).")] = None,
     single: Annotated[bool, typer.Option("--single", help="learned, similarity: one code per segment (single-label scheme).")] = False,
     no_reviews: Annotated[bool, typer.Option("--no-reviews", help="learned: ignore review decisions as examples.")] = False,
+    new_run: Annotated[bool, typer.Option("--new-run", help="code again even when a finished run of this same command "
+                                                            "on the same segments exists (default: report that run).")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Propose codes for every participant segment; the run and its suggestions are stored.
@@ -214,7 +222,7 @@ def code(
 
     proj = find_project(project)
     with report_interrupt(proj.db):  # Ctrl-C: say which run stopped and what it saved
-        _code(proj, codebook, coder, level, transcript, threshold, top_k, llm, dry_run, learned)
+        _code(proj, codebook, coder, level, transcript, threshold, top_k, llm, dry_run, learned, new_run)
 
 
 def _export(project: Project, fmt: str, out: Path | None, run_id: str | None, all_groundings: bool,

@@ -224,6 +224,14 @@ class RunStore:
         ).fetchone()
         return ResumeOwner(run_id=row["id"], pid=row["pid"], pid_started=row["pid_started"]) if row else None
 
+    def finished_run_for(self, key: str) -> str | None:
+        """The latest completed run of the command with this resume key (an unchanged re-run reuses it)."""
+        row = self.conn.execute(
+            "SELECT r.id FROM run_resume k JOIN runs r ON r.id = k.run_id"
+            " WHERE k.resume_key = ? AND r.status = 'completed' ORDER BY r.started_at DESC LIMIT 1", (key,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def set_run_owner(self, run_id: str, key: str, pid: int, pid_started: float) -> None:
         """Record (or take over) which process is coding the run of the command with this key."""
         self.conn.execute(
