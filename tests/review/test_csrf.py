@@ -18,13 +18,14 @@ import pytest
 from fastapi.routing import APIRoute
 
 from pipeline.decisions import current_decisions
-from pipeline.review.app import CSRF_HEADER, SAFE_METHODS, cookie_name, create_app, csrf_token, saved_place
+from pipeline.review.app import CSRF_HEADER, SAFE_METHODS, cookie_name, create_app, csrf_token, flags, saved_place
 from pipeline.review.models import DecisionIn, QueueFilter
 
 from .conftest import RUN_ID, Server
 
 BODIES = {  # a body each route would accept, so a forged request would succeed if let through
     "/api/place": {"place": "status=all"},
+    "/api/items/{suggestion_id}/flag": {"comment": "forged"},
     "/api/items/{suggestion_id}/decisions": {"action": "reject", "reason": "too_vague"},
     "/api/missed": {"segment_id": "", "code_id": "condition"},
     "/api/bulk": {"filter": {"status": "all"}, "action": "reject", "expected": 0},
@@ -91,6 +92,7 @@ def test_cookie_alone_cannot_change_anything(server):
             assert r.status_code == 403 and "another site" in r.json()["error"], (method, path, headers)
     assert decided_state(server) == before
     assert saved_place(server.reader) == ""  # PUT /api/place did not get through either
+    assert flags(server.reader) == []  # nor PUT/DELETE of a flag
     # the page's own way: cookie + the token it reads from /api/csrf + its own origin
     token = browser.get("/api/csrf").json()["token"]
     r = browser.post("/api/undo", headers={CSRF_HEADER: token, "origin": server.url, "sec-fetch-site": "same-origin"})
@@ -203,6 +205,7 @@ def test_a_page_on_another_port_changes_nothing(server, attacker_site):
         expect(review.locator("#toast")).to_contain_text("Accepted")
         browser.close()
     assert "status=all" not in saved_place(server.reader)  # the page's own place, not the forged one
+    assert flags(server.reader) == []
     rows, decisions, proposals = decided_state(server)
     assert proposals == before[2]
     assert rows == before[0] + 1  # only the page's own accept

@@ -300,3 +300,27 @@ def test_adjudicate_two_reviewers_disagreements(open_page, server, shots):  # no
     mine = current_decisions(server.reader.project.db, RUN_ID, "alice")
     assert mine[ids[0]].action is Action.accept and mine[ids[2]].action is Action.reject
     assert server.reader.project.db.conn.execute("SELECT COUNT(*) FROM adjudications").fetchone()[0] == 2
+
+
+def test_flag_an_item_with_a_comment(open_page, server):
+    from pipeline.review.app import flags
+
+    page = open_page(1280, 800)
+    sid = page.evaluate("S.current.item.id")
+    page.keyboard.press("!")
+    expect(page.locator("#flag-comment")).to_be_focused()
+    page.keyboard.type("ask Ben whether staff roles apply")
+    page.keyboard.press("Enter")
+    expect(page.locator("#decision-status")).to_contain_text("Flagged by you: “ask Ben whether staff roles apply”")
+    [flag] = flags(server.reader)
+    assert (flag.suggestion_id, flag.reviewer, flag.comment) == (sid, "alice", "ask Ben whether staff roles apply")
+    page.keyboard.press("a")  # flagging decided nothing; deciding keeps the flag
+    expect(page.locator("#toast")).to_contain_text("Accepted")
+    page.keyboard.press("F")
+    expect(page.locator("#flags-list li")).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"item={sid}"))
+    page.keyboard.press("!")
+    page.click("#flag-remove")
+    expect(page.locator("#decision-status")).not_to_contain_text("Flagged")
+    assert flags(server.reader) == []

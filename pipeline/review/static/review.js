@@ -148,6 +148,7 @@ async function start() {
   });
   refreshProgress();
   refreshClaims();
+  refreshFlags();
   setInterval(() => { if (!document.hidden) { refreshProgress(); refreshClaims(); } }, 15000);
 }
 
@@ -400,6 +401,9 @@ function renderStatus(item) {
   const line = (x, who) => el("span", { class: "line" }, `${who}: `, el("strong", { class: x.outcome }, describeDecision(x)),
     ` · ${clock(x.at)}`, x.note ? ` · “${x.note}”` : "");
   box.append(d ? line(d, "You") : el("span", { class: "line" }, "Not yet reviewed by you"));
+  for (const f of S.flags.get(item.id) || []) {
+    box.append(el("span", { class: "line flag" }, `⚑ Flagged by ${f.reviewer === S.info.reviewer ? "you" : f.reviewer}${f.comment ? ": “" + f.comment + "”" : ""}`));
+  }
   if (S.filter.reviewer && S.filter.reviewer !== S.info.reviewer) {  // adjudicating: the other side, below
     const who = S.filter.reviewer === "*" ? "Anyone" : S.filter.reviewer;
     box.append(theirs ? line(theirs, theirs.reviewer) : el("span", { class: "line" }, `${who}: no decision`));
@@ -579,6 +583,77 @@ function adjudicateKey(key) {
   else if (key === "r") return settle(S.adj.active, { action: "reject" });
   else return;
   renderDisagreements();
+}
+
+// -- flags: a mark and a comment to come back to ---------------------------------------------------
+S.flags = new Map();   // suggestion id -> [Flag], everyone's
+S.flagList = { items: [], active: 0 };
+async function refreshFlags() {
+  try {
+    S.flagList.items = await api("GET", "/api/flags");
+    S.flags = new Map();
+    for (const { flag } of S.flagList.items) S.flags.set(flag.suggestion_id, [...(S.flags.get(flag.suggestion_id) || []), flag]);
+  } catch (e) { /* shown by the next action */ }
+}
+function openFlag() {
+  const item = S.current.item;
+  const mine = (S.flags.get(item.id) || []).find((f) => f.reviewer === S.info.reviewer);
+  $("flag-comment").value = mine ? mine.comment : "";
+  $("flag-remove").hidden = !mine;
+  openDialog("flag");
+  $("flag-comment").focus();
+}
+async function saveFlag() {
+  const item = S.current.item;
+  const comment = $("flag-comment").value.trim();
+  closeDialog();
+  await api("PUT", `/api/items/${encodeURIComponent(item.id)}/flag`, { comment });
+  await refreshFlags();
+  renderStatus(item);
+  toast(`Flagged${comment ? ": " + comment : ""}  ·  F lists the flags`);
+}
+async function removeFlag() {
+  const item = S.current.item;
+  closeDialog();
+  await api("DELETE", `/api/items/${encodeURIComponent(item.id)}/flag`);
+  await refreshFlags();
+  renderStatus(item);
+  toast("Flag removed");
+}
+async function openFlags() {
+  await refreshFlags();
+  S.flagList.active = 0;
+  renderFlags();
+  openDialog("flags");
+}
+function renderFlags() {
+  const { items, active } = S.flagList;
+  $("flags-list").replaceChildren(...items.map(({ flag, item }, i) => el("li", {
+    class: i === active ? "active" : "", onclick: () => enqueue(() => showFlagged(i)),
+  },
+  el("span", { class: "when" }, clock(flag.at)),
+  el("strong", { class: "what" }, `⚑ ${flag.reviewer === S.info.reviewer ? "you" : flag.reviewer}`),
+  el("span", { class: "code" }, `${item.code.label}${flag.comment ? " — " + flag.comment : ""}`),
+  el("span", { class: "where" }, `${item.transcript.name} · passage ${item.segment.index + 1}`))));
+  $("flags-empty").hidden = items.length > 0;
+  const current = $("flags-list").children[active];
+  if (current) current.scrollIntoView({ block: "nearest" });
+}
+async function showFlagged(i) {
+  const entry = S.flagList.items[i];
+  if (!entry) return;
+  closeDialog();
+  if (S.view !== "review") switchView("review");
+  show(await api("GET", `/api/queue/locate/${encodeURIComponent(entry.item.id)}?${query(S.filter)}`));
+}
+function flagsKey(event) {
+  const n = S.flagList.items.length;
+  if (!n) return event.key === "Enter" ? closeDialog() : undefined;
+  if (event.key === "ArrowDown" || event.key === "j") S.flagList.active = (S.flagList.active + 1) % n;
+  else if (event.key === "ArrowUp" || event.key === "k") S.flagList.active = (S.flagList.active + n - 1) % n;
+  else if (event.key === "Enter") return showFlagged(S.flagList.active);
+  else return;
+  renderFlags();
 }
 
 // -- claims: who works on which transcript --------------------------------------------------------
@@ -1093,6 +1168,8 @@ function bindControls() {
   $("help-btn").addEventListener("click", () => openDialog("help"));
   $("recent-btn").addEventListener("click", () => enqueue(openRecent));
   $("claim-next").addEventListener("click", () => enqueue(claimNext));
+  $("flag-save").addEventListener("click", () => enqueue(saveFlag));
+  $("flag-remove").addEventListener("click", () => enqueue(removeFlag));
   for (const id of ["adj-first", "adj-second"]) $(id).addEventListener("change", (e) => { S.justFiltered = e.target; enqueue(loadDisagreements); });
   $("ps-only").addEventListener("change", (e) => { S.justFiltered = e.target; enqueue(() => loadPassage(null)); });
   $("filters-btn").addEventListener("click", () => document.body.classList.toggle("show-filters"));
@@ -1119,8 +1196,8 @@ function navigate(backwards) {
   return go(item ? item.id : null, backwards);
 }
 
-const OUR_KEYS = new Set([..."arcsmujkfdnh?123456789", "Enter", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", " ", "PageDown", "PageUp"]);
-const ACTION_KEYS = new Set([..."arcsmujkfdnh?12345"]);  // taken back from a filter that has just been changed
+const OUR_KEYS = new Set([..."arcsmujkfdnh?!F123456789", "Enter", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", " ", "PageDown", "PageUp"]);
+const ACTION_KEYS = new Set([..."arcsmujkfdnh?!F12345"]);  // taken back from a filter that has just been changed
 
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -1151,7 +1228,7 @@ function onKey(event) {
 function dialogHears(event) {
   if (event.key === "Escape") return true;
   if (S.dialog === "picker") return ["Enter", "ArrowUp", "ArrowDown"].includes(event.key);
-  if (S.dialog === "reject") return event.key === "Enter" && !event.shiftKey;
+  if (S.dialog === "reject" || S.dialog === "flag") return event.key === "Enter" && !event.shiftKey;
   return event.key === "Enter" && event.target.tagName === "INPUT";
 }
 
@@ -1165,6 +1242,8 @@ function dialogKey(event, typing) {
   if (S.dialog === "adopt" && event.key === "Enter" && event.target.tagName !== "TEXTAREA") return confirmAdopt();
   if (S.dialog === "help" && event.key === "Enter") { closeDialog(); return; }
   if (S.dialog === "recent") return recentKey(event);
+  if (S.dialog === "flags") return flagsKey(event);
+  if (S.dialog === "flag" && event.key === "Enter" && !event.shiftKey) return saveFlag();
   return "native";
 }
 
@@ -1178,6 +1257,8 @@ function mainKey(event) {
   if (views[key]) return switchView(views[key]);
   if (key === "?") return openDialog("help");
   if (key === "h") return openRecent();
+  if (key === "F") return openFlags();
+  if (key === "!" && S.current && S.current.item && !S.current.item.pseudo && (S.view === "review" || S.view === "passages")) return openFlag();
   if (key === "j") return navigate(false);
   if (key === "k") return navigate(true);
   if (key === "f") { switchView("review"); document.body.classList.add("show-filters"); $("f-status").focus(); return; }
