@@ -70,3 +70,56 @@ def test_two_projects_on_one_chroma_store_never_see_each_other(tmp_path: Path, s
     assert b.store.count(SEGMENTS, name) == 2  # the other project's vectors are untouched
     first.close()
     second.close()
+
+
+@pytest.mark.slow
+def test_two_projects_on_one_chroma_server_keep_apart(tmp_path: Path, sample_dir: Path):
+    """The server mode for real: `chroma run` on a loopback port, two projects configured with its url."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from pipeline.coders import make_coder
+    from pipeline.coding import run_coder
+    from pipeline.project import open_project
+    from pipeline.settings import write_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    server = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server"), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        projects = []
+        for name in ("first", "second"):
+            project, _ = init_project(tmp_path / name)
+            project.settings.chroma.url = f"http://127.0.0.1:{port}"
+            write_settings(project.root / "precode.toml", project.settings)
+            project.close()
+            project = open_project(project.root)
+            ingest_paths(project, [sample_dir / "int03_radiologist.txt"])
+            projects.append(project)
+        first, second = projects
+        run = run_coder(first, make_coder("similarity", first), load_codebook("nasss"))
+        name = first.embeddings.embedder.name
+        assert first.embeddings.store.count(SEGMENTS, name) == run.counts["segments"]
+        assert second.embeddings.store.count(SEGMENTS, name) == 0
+        assert not (first.root / "chroma" / "chroma.sqlite3").exists()  # the vectors went to the server
+        again = run_coder(second, make_coder("similarity", second), load_codebook("nasss"))
+        assert again.counts["quote_units_encoded"] == again.counts["quote_units"]  # nothing borrowed from `first`
+        assert first.delete_vectors() and second.embeddings.store.count(SEGMENTS, name) == again.counts["segments"]
+        for project in projects:
+            project.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
