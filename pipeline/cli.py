@@ -186,6 +186,7 @@ def code(
     propose_codes: Annotated[bool, typer.Option("--propose-codes", help="llm: let the model propose new codes, stored apart for review.")] = False,
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="llm: allow sending transcripts to a non-local endpoint.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="llm: estimate requests, tokens and cost; send nothing.")] = False,
+    batch: Annotated[bool, typer.Option("--batch", help="llm: send through the provider's Batch API (half price, results within 24 h); run again to collect (docs/llm.md).")] = False,
     from_coder: Annotated[list[str] | None, typer.Option(
         "--from-coder", help="learned: learn from this coder's annotations (an imported .qdpx user; repeatable).")] = None,
     single: Annotated[bool, typer.Option("--single", help="learned, similarity: one code per segment (single-label scheme).")] = False,
@@ -201,7 +202,7 @@ def code(
     """
     values = dict(model=model, base_url=base_url, temperature=temperature, samples=samples, batch_size=batch_size,
                   concurrency=concurrency, candidates=candidates, exhaustive=exhaustive, propose_codes=propose_codes,
-                  allow_remote=allow_remote)
+                  allow_remote=allow_remote, batch=batch)
     llm = None
     if coder == "llm":
         from pipeline.coders.llm import LLMOptions
@@ -306,6 +307,9 @@ def status(project: ProjectOption = None) -> None:
         console.print(f"[yellow]stale[/] run {run_id}: " + escape("; ".join(f"{w.transcript_name}: {w.reason}" for w in why))
                       + " — its codes on those transcripts predate the change; code them again for a current run",
                       highlight=False)
+    from pipeline.llm.batch import print_batches
+
+    print_batches(console, proj.root)
 
 
 @app.command()

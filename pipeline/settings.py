@@ -154,6 +154,10 @@ class LLMSettings(_Section):
     allow_remote: bool = False
     prompt: str = Field("code.v1", description="a shipped prompt version, or a path prefix of your own templates")
     output_tokens_per_segment: int = Field(120, ge=1, description="--dry-run: assumed completion tokens per segment")
+    batch_wait: float = Field(0.0, ge=0, description="--batch: seconds one command waits for its provider batch "
+                                                     "(0: submit or collect, then return; run again to collect)")
+    batch_poll: float = Field(30.0, gt=0, description="--batch: seconds between status checks while waiting")
+    batch_price_factor: float = Field(0.5, ge=0, description="--batch: batch price as a share of the list price")
     prices: dict[str, Price] = Field(default_factory=lambda: {k: Price(**v) for k, v in DEFAULT_PRICES.items()})
     pseudonymize: PseudonymizeSettings = Field(default_factory=PseudonymizeSettings)
 

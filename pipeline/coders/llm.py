@@ -70,6 +70,7 @@ class LLMOptions(BaseModel):
     exhaustive: bool = False
     propose_codes: bool = False
     allow_remote: bool = False
+    batch: bool = False  # send through the provider's Batch API (pipeline.llm.batch)
 
 
 _OPTION_FIELDS = {"model": "model", "base_url": "base_url", "temperature": "temperature", "samples": "samples",
@@ -450,4 +451,8 @@ class LLMCoder:
 
 def create(project: Project, llm: LLMOptions | None = None, dry_run: bool = False, **_: Any) -> LLMCoder:
     """The registry's factory: the `[llm]` settings with `llm` options laid over them."""
+    if llm is not None and llm.batch:
+        from pipeline.llm.batch import BATCHES_DIR, BatchLLMCoder
+
+        return BatchLLMCoder(effective_settings(project.settings.llm, llm), project.root / BATCHES_DIR, dry_run=dry_run)
     return LLMCoder(effective_settings(project.settings.llm, llm or LLMOptions()), dry_run=dry_run)

@@ -123,3 +123,17 @@ def test_two_projects_on_one_chroma_server_keep_apart(tmp_path: Path, sample_dir
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_similar_refuses_an_empty_text_or_k_below_one_in_one_line(tmp_path: Path):
+    import subprocess
+    import sys
+
+    project, _ = init_project(tmp_path / "p")
+    for args in (["   "], ["alerts", "-k", "0"]):
+        done = subprocess.run([sys.executable, "-m", "pipeline", "similar", *args, "-p", str(project.root)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "error:" in done.stderr
+    project.close()
