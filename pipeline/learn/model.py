@@ -179,9 +179,15 @@ def _fit(x: np.ndarray, y: np.ndarray, prior: Prior, options: LearnOptions) -> _
 
 
 def _platt(d: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Platt scaling: a logistic regression of the label on the decision value (almost unregularized)."""
+    """Platt scaling with Platt's (1999) smoothed targets: (N+ + 1) / (N+ + 2) for a positive, 1 / (N- + 2)
+    for a negative, so that a few separable examples do not claim certainty (each unit enters twice,
+    as a positive and a negative, weighted by its target)."""
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    x = np.concatenate([d, d]).reshape(-1, 1)
+    labels = np.concatenate([np.ones(len(d), dtype=int), np.zeros(len(d), dtype=int)])
     model = LogisticRegression(C=1e4, max_iter=1000)
-    model.fit(d.reshape(-1, 1), y.astype(int))
+    model.fit(x, labels, sample_weight=np.concatenate([target, 1 - target]))
     return float(model.coef_[0, 0]), float(model.intercept_[0])
 
 
