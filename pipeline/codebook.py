@@ -6,9 +6,10 @@ The tree may be of any depth. Depth comes from the parent links and names its le
 level1, level2, … as deep as the tree goes. Validation collects every problem at once and names
 the line, code id and field, so a researcher can fix a hand-edited codebook in one pass.
 
-A code needs an id, a label and a definition. Its include/exclude rules and examples are
-optional: a code without them is valid, and `codebook_warnings` (`precode codebook validate
---strict`) names each missing one. A code may also carry what a QDA tool gave it — `guid`,
+A code needs an id, a label and a `definition` key. An empty definition (a code tree from QDA
+software has none) and missing include/exclude rules and examples are valid, so no filler text
+changes what a code means to the coders; `codebook_warnings` (`precode codebook validate
+--strict`) names each empty one. A code may also carry what a QDA tool gave it — `guid`,
 `color` (#RRGGBB) and `codable: false` — so a code tree keeps them through YAML and REFI-QDA.
 """
 
@@ -222,9 +223,8 @@ def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
                 msg = "missing" if err["type"] == "missing" else err["msg"]
                 errors.append(f"{where}{label}, field '{field}': {msg}")
             continue
-        for field in ("label", "definition"):
-            if not getattr(entry, field).strip():
-                errors.append(f"{where}{label}, field '{field}': empty — write a {field}")
+        if not entry.label.strip():
+            errors.append(f"{where}{label}, field 'label': empty — write a label")
         for field in ("include", "exclude", "examples"):
             if not all(v.strip() for v in getattr(entry, field)):
                 errors.append(f"{where}{label}, field '{field}': an entry is empty — remove it or write it")
@@ -286,5 +286,10 @@ def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
 
 def codebook_warnings(codebook: Codebook) -> list[str]:
     """What `codebook validate --strict` reports: each code without include rules, exclude rules or examples."""
-    return [f"code '{code.id}', field '{name}': empty (optional, but it sharpens the coding)"
-            for code in codebook.codes for name in ("include", "exclude", "examples") if not getattr(code, name)]
+    out = []
+    for code in codebook.codes:
+        if not code.definition.strip():
+            out.append(f"code '{code.id}', field 'definition': empty (the coders compare passages with the label alone)")
+        out += [f"code '{code.id}', field '{name}': empty (optional, but it sharpens the coding)"
+                for name in ("include", "exclude", "examples") if not getattr(code, name)]
+    return out

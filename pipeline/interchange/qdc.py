@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import yaml
 from lxml import etree
@@ -107,8 +108,8 @@ def assign_code_ids(codes: list[RefiCode], codebook: Codebook | None = None) -> 
     """guid → the precode code id each REFI code maps to, and how it was found."""
     by_label: dict[str, list[str]] = defaultdict(list)
     if codebook is not None:
-        for code in codebook.codes:
-            by_label[code.label.casefold()].append(code.id)
+        for known in codebook.codes:
+            by_label[known.label.casefold()].append(known.id)
     out: dict[str, CodeMapping] = {}
     taken: set[str] = set()
     for code in codes:  # tree order: a parent is mapped before its children
@@ -137,6 +138,9 @@ def assign_code_ids(codes: list[RefiCode], codebook: Codebook | None = None) -> 
 def code_colors(codebook: Codebook, known: dict[str, str] | None = None) -> dict[str, str]:
     """A colour per code: one imported from QDA software if known, else its top-level code's palette colour."""
     known = known or {}
+    if codebook.guids:  # a code tree from QDA software: its own colours only, none made up for it
+        return {c.id: codebook.colors.get(c.id) or known[c.id] for c in codebook.codes
+                if codebook.colors.get(c.id) or known.get(c.id)}
     colors: dict[str, str] = {}
     tops = [c.id for c in codebook.codes if c.parent is None]
     for code in codebook.codes:
@@ -170,7 +174,8 @@ def qdc_bytes(codebook: Codebook, origin: str) -> bytes:
     root = etree.Element(f"{{{CODEBOOK_NS}}}CodeBook", nsmap={None: CODEBOOK_NS})
     root.set("origin", origin)
     add_codes(root, CODEBOOK_NS, codebook, code_colors(codebook))
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+    return data
 
 
 def write_qdc(codebook: Codebook, out: Path, origin: str) -> None:
@@ -196,7 +201,7 @@ def read_qdc(path: Path, warnings: list[str] | None = None) -> tuple[list[RefiCo
 
 
 def codebook_document(codes: list[RefiCode], mapping: dict[str, CodeMapping], *, codebook_id: str, name: str,
-                      version: str, levels: list[str] | None, description: str) -> dict:
+                      version: str, levels: list[str] | None, description: str) -> dict[str, Any]:
     """A precode YAML codebook (as a dict) from a REFI code tree; fields the tree lacks stay empty.
 
     REFI codes carry only a name and a description, so a foreign codebook comes out with its
@@ -210,7 +215,7 @@ def codebook_document(codes: list[RefiCode], mapping: dict[str, CodeMapping], *,
     entries = []
     for code in codes:
         fields = parse_code_description(code.description)
-        entry = {"id": mapping[code.guid].code_id, "label": code.name}
+        entry: dict[str, Any] = {"id": mapping[code.guid].code_id, "label": code.name}
         if code.parent_guid:
             entry["parent"] = mapping[code.parent_guid].code_id
         entry.update(definition=fields["definition"], include=fields["include"], exclude=fields["exclude"],
@@ -220,24 +225,24 @@ def codebook_document(codes: list[RefiCode], mapping: dict[str, CodeMapping], *,
         if not code.is_codable:
             entry["codable"] = False
         entries.append(entry)
-    document = {"schema_version": 1, "id": codebook_id, "name": name, "version": version, "description": description}
+    document: dict[str, Any] = {"schema_version": 1, "id": codebook_id, "name": name, "version": version, "description": description}
     if levels:
         document["levels"] = levels
     return {**document, "references": [], "codes": entries}
 
 
-def codebook_yaml(document: dict) -> str:
+def codebook_yaml(document: dict[str, Any]) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
 
 
-def write_codebook_yaml(document: dict, out: Path) -> list[str]:
+def write_codebook_yaml(document: dict[str, Any], out: Path) -> list[str]:
     """Write a YAML codebook atomically; return the problems `precode codebook validate` will report."""
     with atomic_output(out) as tmp:
         tmp.write_text(codebook_yaml(document), encoding="utf-8")
     return codebook_problems(document, str(out))
 
 
-def codebook_problems(document: dict, source: str) -> list[str]:
+def codebook_problems(document: dict[str, Any], source: str) -> list[str]:
     """Errors that stop the codebook from loading, then what `codebook validate --strict` warns about."""
     try:
         return codebook_warnings(parse_codebook(document, source=source))

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from lxml import etree
 
-from pipeline.codebook import load_codebook
+from pipeline.codebook import codebook_warnings, load_codebook
 from pipeline.errors import PrecodeError
 from pipeline.interchange.qdc import Matched, assign_code_ids, convert_codebook, read_qdc
 from pipeline.interchange.refi import CODEBOOK_NS, code_description, code_guid, parse_code_description
@@ -104,10 +104,9 @@ def test_foreign_qdc_converts_to_a_draft_that_names_what_is_missing(tmp_path):
     assert out.is_file()
     assert any("field 'include'" in p for p in problems)
     assert any("code 'arger_uber_alarme'" in p and "definition" in p for p in problems)
-    # include/exclude/examples are optional now (issue 14): only the empty definition stops it loading
-    with pytest.raises(PrecodeError, match="definition") as info:
-        load_codebook(out)
-    assert "include" not in str(info.value)
+    # an empty definition and include/exclude/examples are only warnings now (issue 14 #7): the draft loads
+    book = load_codebook(out)
+    assert any("code 'arger_uber_alarme', field 'definition': empty" in w for w in codebook_warnings(book))
     text = out.read_text(encoding="utf-8")
     assert "label: Ärger über Alarme" in text and "definition: About the tool." in text
 
@@ -167,3 +166,20 @@ def test_conversion_direction_must_be_yaml_and_qdc(tmp_path):
         convert_codebook("nasss", tmp_path / "x.yaml", origin="x")
     with pytest.raises(PrecodeError, match="cannot convert"):
         convert_codebook("nasss", tmp_path / "x.txt", origin="x")
+
+
+def test_save_codebook_keeps_a_seven_level_tree_with_guids_through_yaml_and_qdc(fresh, tmp_path):
+    """Issue 14 #3: --save-codebook used to abort the import of a tree deeper than three levels."""
+    from pipeline.interchange.qdpx_import import import_qdpx
+    from pipeline.interchange.qdpx_read import read_qdpx
+
+    source = FIXTURES / "qc178_two_coders.qdpx"
+    report = import_qdpx(fresh, source, save_codebook=tmp_path / "qc.yaml")
+    assert report.annotations_new == 12
+    book = load_codebook(tmp_path / "qc.yaml")
+    assert max(c.depth for c in book.codes) == 7 and book.levels == [f"level{i}" for i in range(1, 8)]
+    original = {c.guid: (c.name, c.color) for c in read_qdpx(source).codes}
+    assert {book.guids[c.id] for c in book.codes} == set(original)
+    convert_codebook(str(tmp_path / "qc.yaml"), tmp_path / "qc.qdc", origin="x")
+    codes, _ = read_qdc(tmp_path / "qc.qdc")
+    assert {c.guid: (c.name, c.color) for c in codes} == original
