@@ -356,7 +356,7 @@ def codebook_validate(
     file: Annotated[str, typer.Argument(help="A codebook YAML file (or nasss / qif).")],
     strict: Annotated[bool, typer.Option("--strict", help="Also warn about codes without include/exclude rules or examples.")] = False,
 ) -> None:
-    """Check a codebook: ids, parents, cycles, and that every code has a label and a definition."""
+    """Check a codebook: ids, parents, cycles, labels; --strict also names empty definitions, rules and examples."""
     from pipeline.codebook import codebook_warnings
 
     cb = load_codebook(file)
