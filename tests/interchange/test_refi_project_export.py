@@ -219,13 +219,15 @@ def test_export_options_that_contradict_each_other_are_refused(tmp_path):
     project.close()
 
 
-def test_imported_codings_and_a_run_go_out_side_by_side(reviewed, tmp_path):
+def test_imported_codings_and_a_run_go_out_side_by_side(reviewed, tmp_path, project_schema):
     """A coded and reviewed project that also holds a QDA team's codings: both go out, each under its users."""
     root = tmp_path / "copy"
     shutil.copytree(reviewed.project.root, root)
     project = find_project(root)
     import_qdpx(project, FIXTURES / "qc178_two_coders.qdpx")
     everything = write_qdpx(project, tmp_path / "all.qdpx")
+    with zipfile.ZipFile(tmp_path / "all.qdpx") as archive:
+        project_schema.validate(etree.fromstring(archive.read("project.qde")))
     assert everything.imported_codings == 12 and everything.run_id == reviewed.run.id
     assert everything.codings == 12 + len(reviewed.accepted)
     assert {"alice", "bob", "Alice Ngata", "Bo Lindqvist"} <= set(everything.users)
