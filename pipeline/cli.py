@@ -158,6 +158,10 @@ def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str |
 
         for line in sparse_run_note(project, run, codebook, select_segments(project, transcripts)):
             console.print(escape(line), highlight=False)
+    if llm is not None and llm.batch:  # the provider batches: submitted, running, collected
+        from pipeline.llm.batch import print_batches
+
+        print_batches(console, project.root)
     if coder_name == "llm":
         from pipeline.llm.cli import print_run_report
 

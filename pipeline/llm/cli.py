@@ -55,6 +55,9 @@ def print_estimate(console: Console, project: Project, coder: LLMCoder, codebook
                                           "'precode llm check' shows one request's")
     cost = est.cost_usd if counted is None else cost_usd(coder.price, counted, est.completion_tokens)
     table.add_row("cost", _money(cost, est.model))
+    factor = coder.settings.batch_price_factor
+    table.add_row("cost with --batch", _money(None if cost is None else cost * factor, est.model)
+                  + " (provider Batch API: results within 24 h)")
     table.add_row("largest request", f"~{est.max_request_tokens:,} of {est.context_tokens:,} context tokens")
     console.print(table)
     how = (f"Prompt tokens are counted with the model's tokenizer ({tokenizer})" if counted is not None

@@ -9,6 +9,7 @@ per parameter when a server names a parameter it does not accept (pipeline.llm.f
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -107,8 +108,20 @@ def find_server_profile(url: str | None, profiles: list[Profile]) -> Profile | N
 _KEYS = ("token_param", "temperature", "seed", "reasoning_effort", "response_format", "tokenizer", "reasoning")
 
 
+_RESOLVED: dict[str, RequestShape] = {}
+
+
 def resolve(settings: LLMSettings) -> RequestShape:
     """The request shape for these settings: defaults < model profile < server profile < [llm] keys."""
+    key = json.dumps([settings.model, settings.base_url, settings.max_tokens_param, settings.response_format,
+                      settings.send_seed, settings.reasoning_effort, settings.models, settings.servers],
+                     sort_keys=True, default=str)
+    if key not in _RESOLVED:  # asked once per batch while planning a run: worked out once
+        _RESOLVED[key] = _resolve(settings)
+    return _RESOLVED[key].model_copy()
+
+
+def _resolve(settings: LLMSettings) -> RequestShape:
     table = shipped_profiles()
     models = _user_profiles(settings.models, "llm.models") + table.models
     servers = _user_profiles(settings.servers, "llm.servers") + table.servers

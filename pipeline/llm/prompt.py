@@ -70,10 +70,20 @@ LEAD_IN_MAX_CHARS = 240
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
+_INDEXED: list[tuple[list[Segment], dict[tuple[str, int], Segment]]] = []
+
+
+def _segment_index(segments: list[Segment]) -> dict[tuple[str, int], Segment]:
+    """(transcript, index) -> segment, built once per list (a run plans many groups of one list)."""
+    if not _INDEXED or _INDEXED[0][0] is not segments or len(_INDEXED[0][1]) != len(segments):
+        _INDEXED[:] = [(segments, {(seg.transcript_id, seg.index): seg for seg in segments})]
+    return _INDEXED[0][1]
+
+
 def lead_ins(group: list[Segment], segments: list[Segment]) -> list[str | None]:
     """For each segment of `group`: the last sentence of the previous piece of the same answer, if
     the answer was split (same transcript and speaker, next index, same question, adjacent text)."""
-    by_index = {(seg.transcript_id, seg.index): seg for seg in segments}
+    by_index = _segment_index(segments)
     out: list[str | None] = []
     for seg in group:
         prev = by_index.get((seg.transcript_id, seg.index - 1))
