@@ -21,8 +21,6 @@ from array import array
 from bisect import bisect_right
 from functools import lru_cache
 
-from pipeline.ingest.decode import normalize_text
-
 # A word (between spaces, tabs and LFs, which NFC never merges across) with a non-ASCII character in it.
 _NON_ASCII_WORD = re.compile(r"[^ \t\n]*[^\x00-\x7f][^ \t\n]*")
 # Hangul jamo that compose with the syllable before them (Unicode §3.12): vowels and trailing consonants.
@@ -80,14 +78,16 @@ class OffsetMap:
 
     def __init__(self, original: str):
         self.original = original
-        self.normalized = normalize_text(original)
-        self.identity = self.normalized == original
-        if self.identity:
+        self.identity = "\r" not in original and unicodedata.is_normalized("NFC", original)
+        if self.identity:  # no copy of a (possibly very long) text that needs no change
+            self.normalized = original
             return
         # Breakpoints where the two texts are aligned: (original position, normalized position).
         # Between consecutive breakpoints the original run maps to the normalized run as a whole.
         lf_text, lf_points = _newline_points(original)
-        if unicodedata.is_normalized("NFC", lf_text):
+        nfc = unicodedata.is_normalized("NFC", lf_text)
+        self.normalized = lf_text if nfc else unicodedata.normalize("NFC", lf_text)  # = normalize_text(original)
+        if nfc:
             self._orig, self._norm = array("q", lf_points[0]), array("q", lf_points[1])
             return
         # Only words that NFC shortens need breakpoints: the text between them maps one to one. A
