@@ -243,3 +243,12 @@ def test_imported_codings_and_a_run_go_out_side_by_side(reviewed, tmp_path, proj
     assert "technology > alarms > alarm_load > alarm_fatigue > night_shift > over_alerting > uber_alerting" in paths
     assert any(p.startswith("Condition > ") for p in paths)  # NASSS ('technology' is one id with qc's)
     project.close()
+
+
+def test_an_empty_project_says_there_is_nothing_to_export(fresh, tmp_path):
+    from pipeline.errors import PrecodeError
+
+    with pytest.raises(PrecodeError, match="the project has no transcripts to export") as info:
+        write_qdpx(fresh, tmp_path / "e.qdpx")
+    assert "precode import" in (info.value.hint or "")
+    assert not (tmp_path / "e.qdpx").exists()
