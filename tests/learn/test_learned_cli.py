@@ -70,7 +70,8 @@ def test_import_code_review_retrain_export(tmp_path: Path, monkeypatch: pytest.M
     out = run("import", str(qdpx), "--codebook", str(codebook))
     assert "Ana" in out
     project = find_project(root)
-    coder = next(c for c in project.db.conn.execute("SELECT DISTINCT coder FROM annotations"))[0]
+    coder = "Ana"  # the REFI-QDA user's name is the coder name
+    assert [r[0] for r in project.db.conn.execute("SELECT DISTINCT coder FROM annotations")] == [coder]
 
     # 1. learn from Ana's two interviews, code the two she did not
     out = run("code", "--codebook", str(codebook), "--coder", "learned", "--from-coder", coder)
