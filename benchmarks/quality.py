@@ -195,6 +195,8 @@ def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0) -> dict[str
                 top_p.append(proba[np.arange(len(test)), chosen])
                 top_ok.append(chosen == y[test])
         curve[k] = stats
+    if not calib_p:  # calibration is measured at k = 20
+        calib_p, calib_t, top_p, top_ok = [np.zeros(1)], [np.zeros(1)], [np.zeros(1)], [np.zeros(1, dtype=bool)]
     p, t = np.concatenate(calib_p), np.concatenate(calib_t)
     tp, tok = np.concatenate(top_p), np.concatenate(top_ok)
     confident = tp >= np.median(tp)

@@ -89,7 +89,8 @@ class LearnedCoder:
         self.trained = fit(x[known], y[known], [c.id for c in codes], prior, self.options)
         coded = ~np.isnan(examples.labels).any(axis=1)
         # single-label: every segment gets a code when every segment people coded in full had exactly one
-        self.always_one = bool(coded.any() and (examples.labels[coded].sum(axis=1) == 1).all())
+        # (or nobody coded yet: then the codebook's nearest code)
+        self.always_one = bool((examples.labels[coded].sum(axis=1) == 1).all())
         self.report = {**self.trained.report(), "labelled_segments": len(examples.segments),
                        "labelled_quote_units": int(known.sum()), "examples": self.people.counts,
                        "left_out": examples.left_out}

@@ -17,7 +17,8 @@ recall and Cohen's kappa. A code with fewer than `MIN_CALIBRATION` human positiv
 keeps the regression's own probability, and is reported as having too few examples.
 
 Single-label mode (`single=True`): each unit gets the code with the highest balanced decision value
-(always, when every labelled unit had exactly one code; else only when that code's rule says yes).
+(always, when every unit people read in full had exactly one code, or nobody coded yet; else only
+when that code's rule says yes).
 
 Features are the segment's vector and, optionally, the vector of its context (the interviewer's
 question, or the preceding message) times `context_weight`; see `features`.
@@ -228,7 +229,8 @@ def _fit_all(x: np.ndarray, y: np.ndarray, code_ids: list[str], prior: Prior, op
     neg = np.nansum(y == 0, axis=0).astype(int)
     labelled = ~np.isnan(y)
     coded_rows = labelled.all(axis=1)
-    always_one = bool(options.single and coded_rows.any() and (y[coded_rows].sum(axis=1) == 1).all())
+    # single-label: one code for every unit unless people left some units they read without a code
+    always_one = bool(options.single and (y[coded_rows].sum(axis=1) == 1).all())
     platt = np.full((n_codes, 2), np.nan)
     stats = [CodeStats(code_ids[j], int(pos[j]), int(neg[j])) for j in range(n_codes)]
     cv: dict[str, float | None] = {}
