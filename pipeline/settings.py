@@ -158,6 +158,8 @@ class LLMSettings(_Section):
                                                      "(0: submit or collect, then return; run again to collect)")
     batch_poll: float = Field(30.0, gt=0, description="--batch: seconds between status checks while waiting")
     batch_price_factor: float = Field(0.5, ge=0, description="--batch: batch price as a share of the list price")
+    batch_max_requests: int = Field(50_000, ge=1, le=50_000, description="--batch: requests per provider batch "
+                                                                        "(more are split; also at 190 MB a file)")
     prices: dict[str, Price] = Field(default_factory=lambda: {k: Price(**v) for k, v in DEFAULT_PRICES.items()})
     pseudonymize: PseudonymizeSettings = Field(default_factory=PseudonymizeSettings)
 

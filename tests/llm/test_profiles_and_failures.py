@@ -197,12 +197,12 @@ def test_an_explicit_proxy_is_used_and_a_remote_one_needs_permission(stub: StubL
 
 # -- accounting -----------------------------------------------------------------------------------
 def test_prompt_tokens_of_timed_out_attempts_are_estimated_and_recorded(stub: StubLLM):
-    stub.push(Reply('{"segments": []}', delay=1.0), Reply('{"segments": []}', usage=(10, 5)))
-    (result,), _ = ask(settings(stub.url, timeout=0.3, retries=1))
+    stub.push(Reply('{"segments": []}', delay=4.0), Reply('{"segments": []}', usage=(10, 5)))
+    (result,), _ = ask(settings(stub.url, timeout=1.5, retries=1))
     assert result.http_attempts == 2 and result.usage.completion_tokens == 5
     assert result.usage.prompt_tokens > 10  # the answered request's 10 and the timed-out one's estimate
     stub.clear()
     stub.push(*[Reply('{"segments": []}', delay=1.0)] * 2)
-    (failed,), _ = ask(settings(stub.url, timeout=0.3, retries=1))
+    (failed,), _ = ask(settings(stub.url, timeout=0.3, retries=1))  # both attempts time out
     assert isinstance(failed, RequestFailed) and failed.abandoned.prompt_tokens > 0
     assert "prompt tokens of timed-out attempts estimated" in str(failed)

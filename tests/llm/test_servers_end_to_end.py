@@ -108,8 +108,8 @@ def test_server_message_in_a_failed_segment_is_the_servers_own(stub, make_projec
 
 def test_a_request_that_timed_out_records_its_estimated_prompt_tokens(stub, make_project):
     stub.handler = GOOD
-    stub.push(Reply('{"segments": []}', delay=1.0))  # the first request times out once and is not retried
-    project = make_project(concurrency=1, retries=0, timeout=0.3)
+    stub.push(Reply('{"segments": []}', delay=4.0))  # the first request times out once and is not retried
+    project = make_project(concurrency=1, retries=0, timeout=1.5)  # room for a loaded machine's normal answers
     run = code_llm(project)
     rows = project.db.conn.execute("SELECT outcome, prompt_tokens FROM llm_calls WHERE run_id = ? ORDER BY id",
                                    (run.id,)).fetchall()
