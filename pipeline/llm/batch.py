@@ -42,6 +42,8 @@ from pipeline.settings import LLMSettings
 
 BATCHES_DIR = "batches"
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
+MAX_LINES = 50_000  # OpenAI: at most 50,000 requests in one batch input file
+MAX_BYTES = 190_000_000  # and at most 200 MB per file (a little room kept)
 OPEN = {"validating", "in_progress", "finalizing", "cancelling"}
 
 
@@ -140,8 +142,7 @@ class BatchLLMCoder(LLMCoder):
             covered = {cid for s in open_states for cid in s.custom_ids}
             missing = [key for key in wanted if key not in covered]
             self.submitted = []
-            if missing:
-                state = self._submit(client, missing, wanted)
+            for state in self._submit(client, missing, wanted) if missing else []:
                 open_states.append(state)
                 self.submitted.append(state.id)
             deadline = time.monotonic() + self.settings.batch_wait
@@ -158,7 +159,9 @@ class BatchLLMCoder(LLMCoder):
         finally:
             client.close()
 
-    def _submit(self, client: Any, keys: list[str], wanted: dict[str, list[tuple[_Batch, int]]]) -> BatchState:
+    def _submit(self, client: Any, keys: list[str],
+                wanted: dict[str, list[tuple[_Batch, int]]]) -> list[BatchState]:
+        """Upload the requests and create one batch per input file (split at the provider's limits)."""
         chat = ChatClient(self.settings)  # the synchronous path's request body, profiles applied
         try:
             lines = []
@@ -170,14 +173,27 @@ class BatchLLMCoder(LLMCoder):
                 lines.append(json.dumps({"custom_id": key, "method": "POST", "url": self._endpoint, "body": body}))
         finally:
             asyncio.run(chat.close())
-        data = ("\n".join(lines) + "\n").encode()
-        uploaded = client.files.create(file=("precode-requests.jsonl", data, "application/jsonl"), purpose="batch")
-        created = client.batches.create(input_file_id=uploaded.id, endpoint=self._endpoint, completion_window="24h",
-                                        metadata={"created_by": "precode"})
-        state = BatchState(id=created.id, input_file_id=uploaded.id, custom_ids=keys, model=self.model,
-                           status=created.status)
-        state.save(self.folder)
-        return state
+        chunks: list[tuple[list[str], list[bytes]]] = [([], [])]
+        size = 0
+        for key, line in zip(keys, lines, strict=True):
+            data = (line + "\n").encode()
+            if chunks[-1][0] and (len(chunks[-1][0]) >= self.settings.batch_max_requests or size + len(data) > MAX_BYTES):
+                chunks.append(([], []))
+                size = 0
+            chunks[-1][0].append(key)
+            chunks[-1][1].append(data)
+            size += len(data)
+        states = []
+        for chunk_keys, chunk_lines in chunks:
+            uploaded = client.files.create(file=("precode-requests.jsonl", b"".join(chunk_lines), "application/jsonl"),
+                                           purpose="batch")
+            created = client.batches.create(input_file_id=uploaded.id, endpoint=self._endpoint,
+                                            completion_window="24h", metadata={"created_by": "precode"})
+            state = BatchState(id=created.id, input_file_id=uploaded.id, custom_ids=chunk_keys, model=self.model,
+                               status=created.status)
+            state.save(self.folder)
+            states.append(state)
+        return states
 
     def _refresh(self, client: Any, state: BatchState) -> None:
         found = client.batches.retrieve(state.id)

@@ -142,3 +142,21 @@ def test_dry_run_estimates_the_synchronous_and_the_batch_cost(batch_stub, make_p
     batch = re.search(r"│ cost with --batch\s+│ \$([0-9.]+)", out)
     assert sync and batch, out
     assert float(batch.group(1)) == pytest.approx(float(sync.group(1)) / 2, abs=1e-4) and float(sync.group(1)) > 0
+
+
+def test_requests_beyond_the_providers_limit_are_split_into_several_batches(stub, batch_stub, make_project):
+    stub.handler = HANDLER
+    sync_project = make_project(model="gpt-4o-mini")
+    expected = _result(sync_project, code_llm(sync_project).id)
+    project = make_project(model="gpt-4o-mini", base_url=batch_stub.url, batch_max_requests=1)
+    root = str(project.root)
+    project.close()
+    for _ in range(3):  # submit two one-line batches; poll; collect both
+        _precode("code", "-c", "nasss", "--coder", "llm", "--batch", "-p", root)
+    states = load_states(Path(root) / BATCHES_DIR)
+    assert [len(s.custom_ids) for s in states] == [1, 1] and all(s.collected for s in states)
+    assert batch_stub.calls.count("POST /v1/batches") == 2
+    done = open_project(Path(root))
+    (run,) = done.db.runs()
+    assert run.status is RunStatus.completed and _result(done, run.id) == expected
+    done.close()
