@@ -1,25 +1,32 @@
-"""Offline pipeline throughput: ingest, embed, code, end to end; peak memory; embed overhead.
+"""Offline pipeline throughput and its growth curve: segments/s, the embed stage against a bare
+ONNX Runtime session, peak RSS, CPU time, disk, and an unchanged re-run.
 
-Generates a corpus of synthetic transcripts (sentences re-mixed from data/sample, fixed seed), then
-on this machine measures:
-  - ingest (read + segment + store) on a fresh project;
-  - embed (quote units into chromadb) and code (similarity scoring from stored vectors), separately;
-  - end to end (ingest + `run_coder`, exactly what `precode run` does) on a second fresh project;
-  - the embed stage's throughput as a ratio of calling sentence-transformers `encode` directly on
-    the same texts in the same process (target >= 0.8);
-  - peak RSS of the process (target < 2 GB).
+Generates a corpus of synthetic transcripts (sentences re-mixed from data/sample, fixed seed). For
+each size, in its own process (so that peak RSS is that size's), on a fresh project:
+  - ingest (read + segment + store);
+  - the embed stage (quote units into chromadb, `project.embeddings.segments`);
+  - a bare onnxruntime session on the same texts: the same exported model file and tokenizer, the
+    same batch size and length ordering, mean pooling, nothing else (the runtime's limit); the
+    stage's throughput as a ratio of it (goal >= 0.9);
+  - code (similarity scoring, vectors stored) and end to end segments/s (ingest + embed + code);
+  - an unchanged re-run through `precode code` (it reports the finished run, stores nothing);
+  - peak RSS, CPU seconds (user + system) and the project's size on disk.
+It never imports torch (the ONNX export must exist: any earlier `precode` run made it).
 
-    python benchmarks/pipeline.py                      # 100 transcripts x ~9,000 words
-    python benchmarks/pipeline.py --transcripts 10     # a quick look
+    python benchmarks/pipeline.py --sizes 10,100,400          # the growth curve of docs/benchmarks.md
+    python benchmarks/pipeline.py --sizes 5 --words 3000      # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import re
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +42,7 @@ go_offline()
 from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.coders import make_coder  # noqa: E402
 from pipeline.coding import run_coder, select_segments  # noqa: E402
-from pipeline.indexing import quote_units  # noqa: E402
+from pipeline.embed import LocalEmbedder  # noqa: E402
 from pipeline.ingest import ingest_paths  # noqa: E402
 from pipeline.ingest.readers import read_transcript  # noqa: E402
 from pipeline.project import init_project  # noqa: E402
@@ -82,73 +89,128 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--transcripts", type=int, default=100)
-    parser.add_argument("--words", type=int, default=9000)
-    args = parser.parse_args()
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bare_onnx_seconds(embedder: LocalEmbedder, texts: list[str]) -> tuple[float, float]:
+    """The same texts through a fresh onnxruntime session: tokenize, length-ordered batches, run, mean-pool."""
+    import numpy as np
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = embedder.threads or os.cpu_count() or 1
+    session = onnxruntime.InferenceSession(str(embedder._onnx_file()), options, providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(embedder.model_path / "tokenizer.json"))
+    tokenizer.enable_truncation(embedder.max_tokens)
+    session.run(None, {"input_ids": np.ones((1, 4), np.int64), "attention_mask": np.ones((1, 4), np.int64),
+                       "token_type_ids": np.zeros((1, 4), np.int64)})  # warm up, as the stage is
+    t, c = time.perf_counter(), time.process_time()
+    encodings = tokenizer.encode_batch(texts)
+    order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+    for start in range(0, len(texts), embedder.batch_size):
+        rows = order[start:start + embedder.batch_size]
+        width = max(len(encodings[i].ids) for i in rows)
+        ids = np.zeros((len(rows), width), np.int64)
+        mask = np.zeros((len(rows), width), np.int64)
+        for r, i in enumerate(rows):
+            ids[r, :len(encodings[i].ids)] = encodings[i].ids
+            mask[r, :len(encodings[i].ids)] = 1
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        (hidden * mask[..., None].astype(np.float32)).sum(axis=1)
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def folder_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def one_size(transcripts: int, words: int) -> dict[str, float]:
+    """Measure one corpus size in this process; returns the figures."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
 
     work = Path(tempfile.mkdtemp(prefix="precode-bench-"))
     try:
         corpus = work / "corpus"
         corpus.mkdir()
-        words = make_corpus(corpus, args.transcripts, args.words)
+        total_words = make_corpus(corpus, transcripts, words)
         codebook = load_codebook("nasss")
-
-        # Stages, one fresh project
-        project, _ = init_project(work / "stages")
+        project, _ = init_project(work / "project")
+        embedder = project.embeddings.embedder
+        assert isinstance(embedder, LocalEmbedder)
+        embedder.embed(["warm up the model"])
+        cpu0 = cpu_seconds()
         t = time.perf_counter()
         ingest_paths(project, [corpus])
         t_ingest = time.perf_counter() - t
         segments = select_segments(project)
-        coder = make_coder("similarity", project)
-        embedder = project.embeddings.embedder  # the embedding stage the coder gets through its context
-        embedder.embed(["warm up the model"])
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         vectors = project.embeddings.segments(segments)
-        t_embed = time.perf_counter() - t
+        t_embed, c_embed = time.perf_counter() - t, time.process_time() - c
         t = time.perf_counter()
-        run = run_coder(project, coder, codebook)
+        run = run_coder(project, make_coder("similarity", project), codebook)
         t_code = time.perf_counter() - t
+        cpu = cpu_seconds() - cpu0
         assert run.counts["quote_units_encoded"] == 0
+        rss = peak_rss_mb()
+        disk = folder_mb(project.root)
+        runs_before = len(project.db.runs())
+        project.close()
 
-        # The same texts through sentence-transformers directly, same process, same model and batch size
-        texts = [u.text for s in segments for u in quote_units(s)]
         t = time.perf_counter()
-        embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
-                              convert_to_numpy=True, show_progress_bar=False)
-        t_direct = time.perf_counter() - t
+        result = CliRunner().invoke(app, ["code", "-c", "nasss", "-p", str(project.root)])
+        t_rerun = time.perf_counter() - t
+        assert result.exit_code == 0 and "Unchanged" in result.output, result.output
+        from pipeline.project import open_project
 
-        # End to end, second fresh project: what `precode run` does
-        project2, _ = init_project(work / "end-to-end")
-        e2e_coder = make_coder("similarity", project2)
-        project2.embeddings.embedder.embed(["warm up the model"])
-        t = time.perf_counter()
-        ingest_paths(project2, [corpus])
-        e2e_run = run_coder(project2, e2e_coder, codebook)
-        t_e2e = time.perf_counter() - t
+        again = open_project(project.root)
+        assert len(again.db.runs()) == runs_before  # no duplicate run
+        again.close()
 
+        texts = [u.text for u in vectors.units]
+        t_bare, c_bare = bare_onnx_seconds(embedder, texts)
         n = len(segments)
-        units = len(vectors.units)
-        ratio = (units / t_embed) / (units / t_direct)
-        rows = [
-            ("corpus", f"{args.transcripts} transcripts, {words:,} words, {n:,} coded segments, {units:,} quote units"),
-            ("ingest (read+segment+store)", f"{t_ingest:.1f} s, {n / t_ingest:,.0f} segments/s"),
-            ("embed (units -> chromadb)", f"{t_embed:.1f} s, {units / t_embed:,.0f} units/s, {n / t_embed:,.1f} segments/s"),
-            ("sentence-transformers encode, same texts", f"{t_direct:.1f} s, {units / t_direct:,.0f} units/s"),
-            ("embed / direct encode throughput", f"{ratio:.2f} (target >= 0.80)"),
-            ("code (similarity, vectors stored)", f"{t_code:.1f} s, {n / t_code:,.0f} segments/s"),
-            ("end to end (ingest + code incl. embed)", f"{t_e2e:.1f} s, {n / t_e2e:,.1f} segments/s "
-                                                       f"(target >= 50: ratio {n / t_e2e / 50:.2f})"),
-            ("suggestions (end to end run)", f"{e2e_run.counts['suggestions']:,}"),
-            ("peak RSS", f"{peak_rss_mb():,.0f} MB (target < 2048: ratio {peak_rss_mb() / 2048:.2f})"),
-        ]
-        print("| measure | value |\n|---|---|")
-        for name, value in rows:
-            print(f"| {name} | {value} |")
-        print(f"\ncommand: python benchmarks/pipeline.py --transcripts {args.transcripts} --words {args.words}")
+        return {"transcripts": transcripts, "words": total_words, "segments": n, "units": len(texts),
+                "ingest_s": t_ingest, "embed_s": t_embed, "bare_onnx_s": t_bare, "code_s": t_code,
+                "end_to_end_s": t_ingest + t_embed + t_code, "segments_per_s": n / (t_ingest + t_embed + t_code),
+                "embed_vs_bare": t_bare / t_embed, "embed_cpu_s": c_embed, "bare_cpu_s": c_bare,
+                "embed_vs_bare_cpu": c_bare / c_embed, "cpu_s": cpu, "peak_rss_mb": rss, "disk_mb": disk,
+                "rerun_s": t_rerun, "suggestions": run.counts["suggestions"], "torch_imported": "torch" in sys.modules}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100", help="transcript counts, comma-separated (each in its own process)")
+    parser.add_argument("--words", type=int, default=9000)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one_size(args.one, args.words)))
+        return
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        out = subprocess.run([sys.executable, __file__, "--one", str(size), "--words", str(args.words)],
+                             capture_output=True, text=True, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print("| transcripts | segments | quote units | ingest s | embed s (CPU s) | bare ORT s (CPU s) | embed vs bare, CPU (wall) | code s "
+          "| end to end | CPU s | peak RSS | disk | unchanged re-run | torch |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['transcripts']} | {r['segments']:,} | {r['units']:,} | {r['ingest_s']:.1f} | {r['embed_s']:.1f} "
+              f"({r['embed_cpu_s']:.1f}) | {r['bare_onnx_s']:.1f} ({r['bare_cpu_s']:.1f}) "
+              f"| {r['embed_vs_bare_cpu']:.2f}x ({r['embed_vs_bare']:.2f}x) | {r['code_s']:.1f} "
+              f"| {r['end_to_end_s']:.1f} s, {r['segments_per_s']:.1f} seg/s | {r['cpu_s']:.0f} "
+              f"| {r['peak_rss_mb']:,.0f} MB | {r['disk_mb']:.1f} MB | {r['rerun_s']:.1f} s | "
+              f"{'imported' if r['torch_imported'] else 'no'} |")
+    print(f"\ncommand: python benchmarks/pipeline.py --sizes {args.sizes} --words {args.words}")
+    print(f"load (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; "
+          f"cores: {os.cpu_count()}; date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
 if __name__ == "__main__":
