@@ -190,7 +190,7 @@ def code(
     propose_codes: Annotated[bool, typer.Option("--propose-codes", help="llm: let the model propose new codes, stored apart for review.")] = False,
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="llm: allow sending transcripts to a non-local endpoint.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="llm: estimate requests, tokens and cost; send nothing.")] = False,
-    batch: Annotated[bool, typer.Option("--batch", help="llm: send through the provider's Batch API (half price, results within 24 h); run again to collect (docs/llm.md).")] = False,
+    batch: Annotated[bool, typer.Option("--batch", help="llm: send through the provider's Batch API (half price, results within 24 h); run again to collect (docs/scale.md).")] = False,
     from_coder: Annotated[list[str] | None, typer.Option(
         "--from-coder", help="learned: learn from this coder's annotations (an imported .qdpx user; repeatable).")] = None,
     single: Annotated[bool, typer.Option("--single", help="learned, similarity: one code per segment (single-label scheme).")] = False,
