@@ -348,7 +348,8 @@ def run(
     if created:
         console.print(f"Created project [bold]{proj.root}[/]")
     failed = _ingest(proj, paths, None)
-    _code(proj, codebook, coder, level, None, None, None)
+    # the whole job always records its own run (its export names it); `precode code` reuses an unchanged one
+    _code(proj, codebook, coder, level, None, None, None, new_run=True)
     path = _export(proj, format, out, None, False)
     console.print(f"Results: [bold]{path}[/]  (project: {proj.root}; see 'precode status -p {project}')")
     if failed:

@@ -63,6 +63,7 @@ from pipeline.review.models import (
     UndoResult,
 )
 from pipeline.review.service import ReviewSession
+from pipeline.store import decisions as decision_store
 
 T = TypeVar("T")
 TOKEN_HEADER = "x-precode-token"
@@ -354,11 +355,8 @@ def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0
     def recent(limit: Annotated[int, Query(ge=1, le=200)] = 30) -> list[Item]:
         """My standing decisions on this run, the latest first (each can be undone on its own)."""
         def latest() -> list[Item]:  # review_state holds each reviewer's standing decision (kept by triggers)
-            rows = session.conn.execute(
-                "SELECT rs.suggestion_id FROM review_state rs JOIN suggestions s ON s.id = rs.suggestion_id"
-                " WHERE rs.reviewer = ? AND s.run_id = ? ORDER BY rs.decision_id DESC LIMIT ?",
-                (session.reviewer, session.run.id, limit)).fetchall()
-            return [session.item(row[0]) for row in rows]
+            ids = decision_store.recent_decided_suggestions(session.conn, session.reviewer, session.run.id, limit)
+            return [session.item(suggestion_id) for suggestion_id in ids]
         return locked(latest)
 
     # -- passage-first and team review (engineer B; see docs/review.md "Team review") --

@@ -166,6 +166,14 @@ def latest_decided_suggestion(conn: sqlite3.Connection, reviewer: str, run_ids: 
     return str(row[0]) if row else None
 
 
+def recent_decided_suggestions(conn: sqlite3.Connection, reviewer: str, run_id: str, limit: int) -> list[str]:
+    """The suggestions of the run on which the reviewer's standing decisions lie, the latest decision first."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT r.suggestion_id FROM review_state r JOIN suggestions s ON s.id = r.suggestion_id"
+        " WHERE r.reviewer = ? AND s.run_id = ? ORDER BY r.decision_id DESC LIMIT ?",
+        (reviewer, run_id, limit))]
+
+
 def run_reviewers(conn: sqlite3.Connection, run_id: str, transcripts: Iterable[str] | None = None) -> set[str]:
     """Everyone with a decision on the run's suggestions (only those on `transcripts`, when given)."""
     if transcripts is None:  # one decision of theirs in this run is enough: stops at the first

@@ -261,6 +261,16 @@ class RunStore:
         sql += " ORDER BY transcript_id, quote_start, code_id"
         return [suggestion_from_row(r) for r in self.conn.execute(sql, params)]
 
+    def suggestions_by_id(self, ids: Iterable[str]) -> dict[str, Suggestion]:
+        """The stored suggestions with these ids (of any run), by id; ids not stored are absent."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Suggestion] = {}
+        for i in range(0, len(wanted), 900):  # below SQLite's smallest host-parameter limit
+            chunk = wanted[i:i + 900]
+            for r in self.conn.execute(f"SELECT * FROM suggestions WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                found[r["id"]] = suggestion_from_row(r)
+        return found
+
     def suggested_transcripts(self, run_id: str) -> set[str]:
         """The transcript versions a run made suggestions on."""
         return {r[0] for r in self.conn.execute("SELECT DISTINCT transcript_id FROM suggestions WHERE run_id = ?",

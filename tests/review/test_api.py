@@ -157,3 +157,16 @@ def test_two_reviewers_deciding_at_once_lose_nothing(project):
     finally:
         stop_server(handle_a)
         stop_server(handle_b)
+
+
+def test_recent_lists_my_standing_decisions_latest_first(server):
+    """/api/recent (read through the store's review_state query): mine only, on this run, latest first, limited."""
+    c = server.client()
+    first = c.get("/api/queue").json()["item"]
+    second = c.get("/api/queue", params={"after": first["id"]}).json()["item"]
+    assert c.post(f"/api/items/{first['id']}/decisions", json={"action": "accept"}).status_code == 200
+    assert c.post(f"/api/items/{second['id']}/decisions", json={"action": "reject"}).status_code == 200
+    assert [i["id"] for i in c.get("/api/recent").json()] == [second["id"], first["id"]]
+    assert [i["id"] for i in c.get("/api/recent", params={"limit": 1}).json()] == [second["id"]]
+    assert c.post(f"/api/items/{second['id']}/undo").status_code == 200
+    assert [i["id"] for i in c.get("/api/recent").json()] == [first["id"]]
