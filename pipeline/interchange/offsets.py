@@ -69,54 +69,47 @@ def _split_run(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return list(zip(cuts, [*cuts[1:], end]))
 
 
+# The text is mapped in pieces of about this many characters, each ending right after an LF: no
+# CRLF pair is cut and NFC never merges across an LF, so the pieces normalize independently and
+# no more than one piece's worth of intermediate text (LF text, word lists) exists at a time.
+_PIECE = 1 << 20
+
+
 class OffsetMap:
     """Positions in an original text → positions in `normalize_text(original)`.
 
     `start(p)` rounds a position inside a merged run down to the run's start, `end(p)` rounds it
     up to the run's end; outside such runs both give the same, exact position.
+
+    Memory: the normalized text once, plus two arrays of 8-byte breakpoints (one pair per CRLF
+    and per word NFC shortens); the original is not kept. While it is built, the normalized text
+    is gathered as UTF-8 (one byte per ASCII character) and decoded once at the end.
     """
 
     def __init__(self, original: str):
-        self.original = original
+        self.length = len(original)
         self.identity = "\r" not in original and unicodedata.is_normalized("NFC", original)
         if self.identity:  # no copy of a (possibly very long) text that needs no change
             self.normalized = original
             return
         # Breakpoints where the two texts are aligned: (original position, normalized position).
         # Between consecutive breakpoints the original run maps to the normalized run as a whole.
-        lf_text, lf_points = _newline_points(original)
-        nfc = unicodedata.is_normalized("NFC", lf_text)
-        self.normalized = lf_text if nfc else unicodedata.normalize("NFC", lf_text)  # = normalize_text(original)
-        if nfc:
-            self._orig, self._norm = array("q", lf_points[0]), array("q", lf_points[1])
-            return
-        # Only words that NFC shortens need breakpoints: the text between them maps one to one. A
-        # space, tab or LF is a boundary NFC never crosses, and an ASCII-only word is already NFC.
-        lf_orig, lf_norm = lf_points
-        shortened: list[tuple[int, int, int]] = []   # (start, end, characters lost) in the LF text
-        for word in _NON_ASCII_WORD.finditer(lf_text):
-            text = word.group()
-            if unicodedata.is_normalized("NFC", text):
-                continue
-            runs = [piece for run in _nfc_runs(text) for piece in _split_run(text, *run)]
-            pieces = [unicodedata.normalize("NFC", text[a:b]) for a, b in runs]
-            if "".join(pieces) != unicodedata.normalize("NFC", text):  # runs must normalize independently
-                raise AssertionError("NFC runs do not reproduce the normalized text")
-            base = word.start()
-            shortened += [(base + a, base + b, (b - a) - len(piece)) for (a, b), piece in zip(runs, pieces)
-                          if len(piece) != b - a]
-        points = sorted(set(lf_norm).union(*(((a, b) for a, b, _ in shortened))))
-        orig, norm = array("q"), array("q")
-        lost, i = 0, 0
-        for point in points:
-            while i < len(shortened) and shortened[i][1] <= point:
-                lost += shortened[i][2]
-                i += 1
-            orig.append(_to_original(lf_orig, lf_norm, point))
-            norm.append(point - lost)
-        if norm[-1] != len(self.normalized):
+        self._orig, self._norm = array("q", [0]), array("q", [0])
+        gathered = bytearray()
+        begin, done = 0, 0   # where the piece starts in the original, and in the normalized text
+        while begin < len(original):
+            cut = original.find("\n", begin + _PIECE)
+            end = len(original) if cut == -1 else cut + 1
+            piece, orig, norm = _map_piece(original[begin:end])
+            self._orig.extend(o + begin for o in orig[1:])   # orig[0] == norm[0] == 0: the previous piece's end
+            self._norm.extend(n + done for n in norm[1:])
+            gathered += piece.encode("utf-8")
+            begin, done = end, done + len(piece)
+            del piece
+        self.normalized = gathered.decode("utf-8")   # = normalize_text(original)
+        del gathered
+        if self._norm[-1] != len(self.normalized) or self._orig[-1] != self.length:
             raise AssertionError("offset map does not reach the end of the normalized text")
-        self._orig, self._norm = orig, norm
 
     def start(self, position: int) -> int:
         return self._map(position, round_up=False)
@@ -125,8 +118,8 @@ class OffsetMap:
         return self._map(position, round_up=True)
 
     def _map(self, position: int, round_up: bool) -> int:
-        if not 0 <= position <= len(self.original):
-            raise ValueError(f"position {position} is outside the text (0–{len(self.original)})")
+        if not 0 <= position <= self.length:
+            raise ValueError(f"position {position} is outside the text (0–{self.length})")
         if self.identity:
             return position
         i = bisect_right(self._orig, position) - 1
@@ -138,6 +131,41 @@ class OffsetMap:
         if run_orig == run_norm:
             return self._norm[i] + position - self._orig[i]
         return self._norm[i + 1] if round_up else self._norm[i]
+
+
+def _map_piece(original: str) -> tuple[str, "array[int]", "array[int]"]:
+    """`normalize_text(original)` with its breakpoints (starting at (0, 0), ending at both lengths)."""
+    lf_text, lf_points = _newline_points(original)
+    if unicodedata.is_normalized("NFC", lf_text):
+        return lf_text, array("q", lf_points[0]), array("q", lf_points[1])
+    normalized = unicodedata.normalize("NFC", lf_text)
+    # Only words that NFC shortens need breakpoints: the text between them maps one to one. A
+    # space, tab or LF is a boundary NFC never crosses, and an ASCII-only word is already NFC.
+    lf_orig, lf_norm = lf_points
+    shortened: list[tuple[int, int, int]] = []   # (start, end, characters lost) in the LF text
+    for word in _NON_ASCII_WORD.finditer(lf_text):
+        text = word.group()
+        if unicodedata.is_normalized("NFC", text):
+            continue
+        runs = [piece for run in _nfc_runs(text) for piece in _split_run(text, *run)]
+        pieces = [unicodedata.normalize("NFC", text[a:b]) for a, b in runs]
+        if "".join(pieces) != unicodedata.normalize("NFC", text):  # runs must normalize independently
+            raise AssertionError("NFC runs do not reproduce the normalized text")
+        base = word.start()
+        shortened += [(base + a, base + b, (b - a) - len(piece)) for (a, b), piece in zip(runs, pieces)
+                      if len(piece) != b - a]
+    points = sorted(set(lf_norm).union(*(((a, b) for a, b, _ in shortened))))
+    orig, norm = array("q"), array("q")
+    lost, i = 0, 0
+    for point in points:
+        while i < len(shortened) and shortened[i][1] <= point:
+            lost += shortened[i][2]
+            i += 1
+        orig.append(_to_original(lf_orig, lf_norm, point))
+        norm.append(point - lost)
+    if norm[-1] != len(normalized):
+        raise AssertionError("offset map does not reach the end of the normalized text")
+    return normalized, orig, norm
 
 
 def _newline_points(original: str) -> tuple[str, tuple[list[int], list[int]]]:

@@ -41,7 +41,7 @@ from pipeline.interchange.qdpx_read import ReadLimits, RefiProject, RefiTextSour
 from pipeline.interchange.refi import slugify
 from pipeline.models import Transcript, TranscriptMetadata, utcnow
 from pipeline.project import Project
-from pipeline.segment import segment_transcript
+from pipeline.segment import iter_segments
 from pipeline.store import annotations as store
 
 _DOCUMENT_EXTENSIONS = (".txt", ".rtf", ".docx", ".doc", ".odt", ".md", ".pdf", ".html", ".htm")
@@ -125,7 +125,8 @@ def _store_source(project: Project, source: RefiTextSource, offsets: OffsetMap, 
         source_sha256=source.sha256, version=version, format="qdpx", encoding="utf-8", text=text, turns=turns,
         metadata=source_metadata(source.variables), warnings=warnings,
     )
-    segments = segment_transcript(transcript, settings.segment.max_chars, settings.ingest.interviewer_labels)
+    # Segments are streamed into SQLite, never held as a list (each would carry its text and its question's).
+    segments = iter_segments(transcript, settings.segment.max_chars, settings.ingest.interviewer_labels)
     db.insert_transcript(db.conn, transcript, segments)
     return SourceResult(guid=source.guid, name=source.name,
                         status=SourceStatus.new if version == 1 else SourceStatus.new_version,
@@ -192,7 +193,6 @@ def import_qdpx(project: Project, qdpx: Path, codebook: str | None = None,
         )
         report.codebook_file = str(save_codebook)
         report.codebook_problems = codebook_problems(document, str(save_codebook))
-    offsets = {s.guid: OffsetMap(s.text) for s in refi.sources}
     with ExitStack() as stack:
         if document is not None:  # written beside, renamed into place only once the import has committed
             stack.enter_context(atomic_output(save_codebook)).write_text(codebook_yaml(document), encoding="utf-8")
@@ -200,10 +200,14 @@ def import_qdpx(project: Project, qdpx: Path, codebook: str | None = None,
             used_names: set[str] = set()
             for source in refi.sources:
                 fresh = {r.transcript_id for r in report.sources if r.status is not SourceStatus.matched}
-                result = _store_source(project, source, offsets[source.guid], qdpx, used_names, fresh)
-                _store_codings(project, refi, source, offsets[source.guid], result, mapping, f"qdpx:{qdpx.name}",
-                               report)
+                # One source's texts at a time: once mapped, the original is let go (the map keeps its
+                # breakpoints and the normalized text, which goes once into SQLite and is then let go too).
+                offsets = OffsetMap(source.text)
+                source.text = ""
+                result = _store_source(project, source, offsets, qdpx, used_names, fresh)
+                _store_codings(project, refi, source, offsets, result, mapping, f"qdpx:{qdpx.name}", report)
                 report.sources.append(result)
+                del offsets
             _store_import_record(project, refi, report, qdpx)
             store_details(project.db.conn, report.import_id, refi, {r.guid: r.transcript_id for r in report.sources})
     return report

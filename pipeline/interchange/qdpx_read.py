@@ -178,22 +178,21 @@ def _project_member(archive: zipfile.ZipFile, path: Path) -> str:
                        path=str(path), hint="export the project from the QDA software as a REFI-QDA project (.qdpx)")
 
 
-def _read_member(archive: zipfile.ZipFile, member: str, path: Path, limits: ReadLimits | None = None) -> bytes:
+def _read_member(archive: zipfile.ZipFile, member: str, path: Path, limits: ReadLimits | None = None) -> bytearray:
     """A member's bytes, streamed in chunks and stopped as soon as it exceeds the member limit."""
     limit = (limits or ReadLimits()).max_member_bytes
-    chunks, size = [], 0
+    buffer = bytearray()   # grown in place: never a list of chunks and their join at once
     try:
         with archive.open(member) as stream:
             while chunk := stream.read(_MiB):
-                size += len(chunk)
-                if size > limit:
+                if len(buffer) + len(chunk) > limit:
                     raise PrecodeError(f"refusing to read '{member}': it unpacks to more than the limit of "
                                        f"{_mib(limit)} for one member", path=str(path),
                                        hint="if you trust the file, raise the limit: precode import --max-member-mb")
-                chunks.append(chunk)
+                buffer += chunk
     except (zipfile.BadZipFile, OSError, RuntimeError, OverflowError, EOFError) as exc:  # CRC, encrypted, …
         raise PrecodeError(f"cannot read '{member}' from the archive ({exc})", path=str(path)) from None
-    return b"".join(chunks)
+    return buffer
 
 
 def _in_skipped(element: etree._Element) -> bool:
@@ -290,12 +289,13 @@ def _datetime(value: str | None) -> datetime | None:
 
 
 def _source_text(source: etree._Element, archive: zipfile.ZipFile, path: Path, members: dict[str, str],
-                 limits: ReadLimits, warnings: list[str]) -> tuple[str, bytes] | str:
-    """(text, bytes) of a text source, or the reason it cannot be read from this archive."""
+                 limits: ReadLimits, warnings: list[str]) -> tuple[str, str, bool] | str:
+    """(text, SHA-256 of its bytes, whether they start with a BOM) of a text source, or the reason it
+    cannot be read from this archive. The bytes are let go once decoded (one copy of the text is kept)."""
     embedded = child(source, "PlainTextContent")
     if embedded is not None:
         text = embedded.text or ""
-        return text, text.encode("utf-8")
+        return text, hashlib.sha256(text.encode("utf-8")).hexdigest(), False
     location = source.get("plainTextPath")
     if not location:
         raise PrecodeError(f"{describe(source)} has neither <PlainTextContent> nor a plainTextPath",
@@ -317,9 +317,10 @@ def _source_text(source: etree._Element, archive: zipfile.ZipFile, path: Path, m
         raise PrecodeError(f"{describe(source)}: its plain text file '{location}' is not in the archive",
                            path=str(path), hint="export the project again with its sources embedded")
     data = _read_member(archive, member, path, limits)
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = memoryview(data)[3:] if bom else memoryview(data)   # no copy of the bytes without the BOM
     try:
-        return body.decode("utf-8"), data
+        return str(body, "utf-8"), hashlib.sha256(data).hexdigest(), bom
     except UnicodeDecodeError as exc:
         raise PrecodeError(
             f"{describe(source)}: its plain text file '{member}' is not UTF-8 (byte {exc.start + len(data) - len(body)} "
@@ -464,7 +465,7 @@ def _read(path: Path, limits: ReadLimits) -> RefiProject:
             if isinstance(read, str):
                 project.skipped.append(f"text source '{name}' ({source.get('guid')}): {read}")
                 continue
-            text, data = read
+            text, sha256, bom = read
             if not text.strip():
                 project.skipped.append(f"text source '{name}' ({source.get('guid')}): it has no text")
                 continue
@@ -472,12 +473,12 @@ def _read(path: Path, limits: ReadLimits) -> RefiProject:
             if whole:
                 project.skipped.append(f"{len(whole)} coding(s) of the whole of source '{name}': precode imports "
                                        "codings of text selections only")
-            shift = bom_shift(source, text) if data.startswith(b"\xef\xbb\xbf") else 0
+            shift = bom_shift(source, text) if bom else 0
             if shift:
                 project.warnings.append(f"{describe(source)}: its selections count the byte-order mark of its text "
                                         "file (fewer of them split a character or a word that way); read so")
             project.sources.append(RefiTextSource(
-                guid=guid, name=name, text=text, sha256=hashlib.sha256(data).hexdigest(),
+                guid=guid, name=name, text=text, sha256=sha256,
                 variables={**case_values.get(guid, {}), **_variable_values(source, variables, project.warnings)},
                 selections=_selections(source, text, code_guids, project.warnings, shift),
                 description=(child_text(source, "Description") or "").strip(),
