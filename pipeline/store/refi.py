@@ -82,18 +82,21 @@ def record_details(conn: sqlite3.Connection, import_id: str, *, sources: Iterabl
                    variables: Iterable[VariableRow], values: Iterable[tuple[str, str, str]],
                    cases: Iterable[CaseRow], codings: Iterable[CodingRow], notes: Iterable[tuple[str, str]]) -> None:
     """Store what one import read beyond users and codes (which `record_refi_import` stores)."""
-    conn.executemany("INSERT OR REPLACE INTO refi_sources VALUES (?,?,?,?,?)",
+    conn.executemany("INSERT OR REPLACE INTO refi_sources (import_id, guid, transcript_id, name, description)"
+                     " VALUES (?,?,?,?,?)",
                      [(import_id, s.guid, s.transcript_id, s.name, s.description) for s in sources])
-    conn.executemany("INSERT OR REPLACE INTO refi_variables VALUES (?,?,?,?,?)",
+    conn.executemany("INSERT OR REPLACE INTO refi_variables (import_id, guid, name, type, description) VALUES (?,?,?,?,?)",
                      [(import_id, v.guid, v.name, v.type, v.description) for v in variables])
-    conn.executemany("INSERT OR REPLACE INTO refi_values VALUES (?,?,?,?)",
+    conn.executemany("INSERT OR REPLACE INTO refi_values (import_id, owner_guid, variable_guid, value) VALUES (?,?,?,?)",
                      [(import_id, owner, variable, value) for owner, variable, value in values])
-    conn.executemany("INSERT OR REPLACE INTO refi_cases VALUES (?,?,?,?,?)",
+    conn.executemany("INSERT OR REPLACE INTO refi_cases (import_id, guid, name, description, source_guids)"
+                     " VALUES (?,?,?,?,?)",
                      [(import_id, c.guid, c.name, c.description, json.dumps(list(c.source_guids))) for c in cases])
-    conn.executemany("INSERT OR REPLACE INTO refi_codings VALUES (?,?,?,?,?,?)",
+    conn.executemany("INSERT OR REPLACE INTO refi_codings (import_id, annotation_id, coding_guid, selection_guid,"
+                     " selection_name, user_guid) VALUES (?,?,?,?,?,?)",
                      [(import_id, c.annotation_id, c.coding_guid, c.selection_guid, c.selection_name, c.user_guid)
                       for c in codings])
-    conn.executemany("INSERT OR REPLACE INTO refi_notes VALUES (?,?,?)",
+    conn.executemany("INSERT OR REPLACE INTO refi_notes (import_id, guid, xml) VALUES (?,?,?)",
                      [(import_id, guid, xml) for guid, xml in notes])
 
 
