@@ -8,7 +8,6 @@ corrected coding (code and span), so the latest edit alone says what the reviewe
 from __future__ import annotations
 
 import getpass
-import hashlib
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.codebook import Codebook
+from pipeline.coders.base import suggestion_id as make_suggestion_id
 from pipeline.decisions import Action, Decision, record_decision
 from pipeline.errors import PrecodeError
 from pipeline.models import Grounding, Run, Suggestion, utcnow
@@ -74,11 +74,6 @@ def check_reviewer(name: str) -> str:
         raise PrecodeError(f"reviewer name '{name}' is not usable",
                            hint="use 1-64 letters, digits, spaces or . _ - @ ' starting with a letter or digit")
     return name
-
-
-def manual_suggestion_id(run_id: str, segment_id: str, code_id: str) -> str:
-    """Same scheme as the coders: one suggestion per run, segment and code."""
-    return hashlib.sha256(f"{run_id}:{segment_id}:{code_id}".encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -307,7 +302,7 @@ class ReviewSession:
             else:
                 start, end = self._span(seg.start, seg.end, seg.text, missed.quote_start, missed.quote_end)
             run_id = self._manual_run(conn)
-            suggestion_id = manual_suggestion_id(run_id, seg.id, code_id)
+            suggestion_id = make_suggestion_id(run_id, seg.id, code_id)  # the coders' scheme: one per run, segment, code
             note = (missed.note or "").strip() or None
             if review_store.suggestion_exists(conn, suggestion_id):
                 # added before (perhaps withdrawn since): this records the span now wanted

@@ -207,6 +207,16 @@ def test_add_missed_code_goes_into_the_reviewers_manual_run(session):
         session.add_missed(MissedIn(segment_id="nope", code_id="condition"))
 
 
+
+def test_a_missed_code_has_the_id_every_coder_gives(session):
+    """One suggestion id scheme (pipeline.coders.base.suggestion_id) for coders and reviewers alike."""
+    from pipeline.coders.base import suggestion_id
+
+    seg = session.queue(QueueFilter(grounding="exact")).item.segment
+    added = session.add_missed(MissedIn(segment_id=seg.id, code_id="condition.nature"))
+    manual_run = next(r for r in session.project.db.runs() if r.coder == "reviewer")
+    assert added.suggestion_id == suggestion_id(manual_run.id, seg.id, "condition.nature")
+
 def test_bulk_needs_the_confirmed_count(session):
     f = QueueFilter(code="technology.material_properties.usability")
     preview = session.bulk_preview(f)
