@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval.align import align_chars, align_segments  # noqa: E402
-from eval.inputs import SpanCoding, SpanInput  # noqa: E402
-from eval.metrics import agreement_table  # noqa: E402
-from pipeline.models import Segment, SegmentRole, Transcript, Turn  # noqa: E402
+from eval.align import align_chars, align_segments
+from eval.inputs import SpanCoding, SpanInput
+from eval.metrics import agreement_table
+from pipeline.models import Segment, SegmentRole, Transcript, Turn
 
 LIMIT_ALIGN_S = 2.0
 LIMIT_PLAIN_S = 2.0

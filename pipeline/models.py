@@ -8,7 +8,7 @@ every grounded quote.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class TranscriptMetadata(BaseModel):
@@ -28,7 +28,7 @@ class TranscriptMetadata(BaseModel):
     date: str | None = None
     extra: dict[str, str] = Field(default_factory=dict)
 
-    def merged(self, other: "TranscriptMetadata") -> "TranscriptMetadata":
+    def merged(self, other: TranscriptMetadata) -> TranscriptMetadata:
         """Fields set in `other` win; used to lay a sidecar CSV over front matter."""
         data = self.model_dump()
         for key, value in other.model_dump().items():
@@ -64,7 +64,7 @@ class Transcript(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _turns_inside_text(self) -> "Transcript":
+    def _turns_inside_text(self) -> Transcript:
         for turn in self.turns:
             if not (0 <= turn.start <= turn.end <= len(self.text)):
                 raise ValueError(f"turn {turn} lies outside the transcript text")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,7 +14,7 @@ console = Console(width=None if sys.stdout.isatty() else 160, soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 ProjectOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--project", "-p", envvar="PRECODE_PROJECT",
                  help="Project directory (default: the current directory or the nearest parent with precode.toml)."),
 ]

@@ -34,7 +34,7 @@ def _bad_files(folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "empty.txt").write_bytes(b"")
     (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
-    (folder / "undecodable.txt").write_bytes("Interviewer: ok\nP1: ".encode() + b"\x81\x8d\x8f\x90\x9d" * 50)
+    (folder / "undecodable.txt").write_bytes(b"Interviewer: ok\nP1: " + b"\x81\x8d\x8f\x90\x9d" * 50)
     (folder / "broken.vtt").write_text("WEBVTT\n\n00:00:01.000 --> nonsense\n<v Interviewer>Hello</v>\n", encoding="utf-8")
     (folder / "notvtt.vtt").write_text("Interviewer: hello\n", encoding="utf-8")
     (folder / "broken.json").write_text('{"format": "precode-transcript", "version": 1, "turns": [\n{"speaker": }]}',
