@@ -105,6 +105,7 @@ def bare_onnx_seconds(embedder: LocalEmbedder, texts: list[str]) -> tuple[float,
     session = onnxruntime.InferenceSession(str(embedder._onnx_file()), options, providers=["CPUExecutionProvider"])
     tokenizer = Tokenizer.from_file(str(embedder.model_path / "tokenizer.json"))
     tokenizer.enable_truncation(embedder.max_tokens)
+    tokenizer.no_padding()  # as the stage: each batch is padded to its longest text only
     session.run(None, {"input_ids": np.ones((1, 4), np.int64), "attention_mask": np.ones((1, 4), np.int64),
                        "token_type_ids": np.zeros((1, 4), np.int64)})  # warm up, as the stage is
     t, c = time.perf_counter(), time.process_time()
@@ -187,12 +188,15 @@ def one_size(transcripts: int, words: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100", help="transcript counts, comma-separated (each in its own process)")
+    parser.add_argument("--transcripts", type=int, help="one size (the same as --sizes N)")
     parser.add_argument("--words", type=int, default=9000)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_size(args.one, args.words)))
         return
+    if args.transcripts:
+        args.sizes = str(args.transcripts)
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
         out = subprocess.run([sys.executable, __file__, "--one", str(size), "--words", str(args.words)],

@@ -22,6 +22,7 @@ from pipeline.terminal import ProjectOption, console, err  # noqa: E402
 
 if TYPE_CHECKING:
     from pipeline.coders.llm import LLMOptions
+    from pipeline.models import Run
 
 app = typer.Typer(
     help="Pre-code interview transcripts against a codebook (NASSS, QIF or your own), offline by default.",
@@ -103,7 +104,7 @@ def ingest(
 def _code(project: Project, codebook_ref: str, coder_name: str, level: str | None,
           transcripts: list[str] | None, threshold: float | None, top_k: int | None,
           llm: LLMOptions | None = None, dry_run: bool = False,
-          learned: dict[str, Any] | None = None, new_run: bool = False):
+          learned: dict[str, Any] | None = None, new_run: bool = False) -> Run | None:
     from pipeline.coders.base import CoderSettingsError
 
     try:
@@ -118,7 +119,7 @@ def _code(project: Project, codebook_ref: str, coder_name: str, level: str | Non
 def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str | None,
               transcripts: list[str] | None, threshold: float | None, top_k: int | None,
               llm: LLMOptions | None, dry_run: bool,
-              learned: dict[str, Any] | None = None, new_run: bool = False):
+              learned: dict[str, Any] | None = None, new_run: bool = False) -> Run | None:
     from pipeline.coders import make_coder
     from pipeline.coding import run_coder
 
@@ -126,8 +127,11 @@ def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str |
     extra = {} if learned is None else {**learned, "codebook": codebook, "level": level}  # learned: trains now
     coder = make_coder(coder_name, project, threshold=threshold, top_k=top_k, llm=llm, dry_run=dry_run, **extra)
     if dry_run:
+        from pipeline.coders.llm import LLMCoder
         from pipeline.llm.cli import print_estimate
 
+        if not isinstance(coder, LLMCoder):
+            raise PrecodeError("--dry-run applies to --coder llm only")
         print_estimate(console, project, coder, codebook, level, transcripts)
         return None
     from pipeline.rerun import finished_run
@@ -231,7 +235,7 @@ def code(
 
 
 def _export(project: Project, fmt: str, out: Path | None, run_id: str | None, all_groundings: bool,
-            include_all: bool = False, accepted: bool = False, qdpx: dict | None = None,
+            include_all: bool = False, accepted: bool = False, qdpx: dict[str, Any] | None = None,
             reviewer: str | None = None) -> Path:
     from pipeline.interchange.cli import default_export_path, export_codings, is_codings_export
     from pipeline.interchange.tabular import write_export
@@ -381,7 +385,7 @@ def codebook_show(
 
     cb = load_codebook(name)
     root = Tree(f"[bold]{cb.name}[/] v{cb.version}")
-    nodes = {None: root}
+    nodes: dict[str | None, Tree] = {None: root}
     for c in cb.codes:
         label = f"[cyan]{c.id}[/] {c.label} [dim]({c.level})[/]"
         if full:

@@ -14,6 +14,7 @@ CSV/JSONL exports write.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -111,13 +112,13 @@ def select_codings(project: Project, run_id: str | None = None, include_all: boo
                      manual_runs=[r for r in manual_runs(db, run) if r.id in used])
 
 
-def coding_rows(codings: CodingSet) -> list[dict]:
+def coding_rows(codings: CodingSet) -> list[dict[str, Any]]:
     """One row per coding, keyed by CODING_COLUMNS (the XLSX sheet and the accepted-codings CSV/JSONL).
 
     `decision_time_utc` is a naive UTC datetime (None without a decision). A code added by hand has
     coder 'reviewer', the reviewer as model, its manual run's id, and no suggested code or score.
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     book = codings.codebook
     for c in codings.codings:
         t = codings.transcripts[c.suggestion.transcript_id]

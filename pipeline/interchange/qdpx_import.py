@@ -194,7 +194,7 @@ def import_qdpx(project: Project, qdpx: Path, codebook: str | None = None,
         report.codebook_file = str(save_codebook)
         report.codebook_problems = codebook_problems(document, str(save_codebook))
     with ExitStack() as stack:
-        if document is not None:  # written beside, renamed into place only once the import has committed
+        if document is not None and save_codebook is not None:  # written beside, renamed into place only once the import has committed
             stack.enter_context(atomic_output(save_codebook)).write_text(codebook_yaml(document), encoding="utf-8")
         with project.db.transaction():
             used_names: set[str] = set()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from typing import Any
 
 from lxml import etree
 
@@ -66,13 +67,13 @@ def code_description(definition: str, include: list[str], exclude: list[str], ex
     return "\n\n".join(p for p in parts if p)
 
 
-def parse_code_description(text: str | None) -> dict:
+def parse_code_description(text: str | None) -> dict[str, Any]:
     """Split a Description written by `code_description` (or any free text) into its fields.
 
     Returns definition, include, exclude, examples and precode_id (None when absent). Free text
     from other tools becomes the definition.
     """
-    fields: dict = {"definition": "", "include": [], "exclude": [], "examples": [], "precode_id": None}
+    fields: dict[str, Any] = {"definition": "", "include": [], "exclude": [], "examples": [], "precode_id": None}
     lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     while lines and not lines[-1].strip():
         lines.pop()

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import PrecodeError
 from pipeline.interchange.atomic import atomic_output
@@ -23,7 +24,7 @@ EXPORT_COLUMNS = [
 FORMATS = ("csv", "jsonl")
 
 
-def export_rows(project: Project, run_id: str | None = None, include_ungrounded: bool = False) -> Iterator[dict]:
+def export_rows(project: Project, run_id: str | None = None, include_ungrounded: bool = False) -> Iterator[dict[str, Any]]:
     """Rows for a run (default: the latest completed run). Ungrounded quotes are left out by default."""
     db = project.db
     run = db.run(run_id)
@@ -50,7 +51,7 @@ def _check_format(fmt: str) -> None:
         raise PrecodeError(f"unknown export format '{fmt}'", hint=f"choose one of: {', '.join(FORMATS)}")
 
 
-def _write_table(out: Path, fmt: str, columns: list[str], rows: list[dict]) -> int:
+def _write_table(out: Path, fmt: str, columns: list[str], rows: list[dict[str, Any]]) -> int:
     """Write rows as CSV (with a header) or JSONL, whole or not at all."""
     with atomic_output(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as f:
         if fmt == "csv":
@@ -70,7 +71,7 @@ def write_export(project: Project, fmt: str, out: Path, run_id: str | None = Non
     return _write_table(out, fmt, EXPORT_COLUMNS, list(export_rows(project, run_id, include_ungrounded)))
 
 
-def _cell(value):
+def _cell(value: object) -> object:
     """A CSV/JSONL value: times as the XLSX shows them (UTC, to the second), None as empty/null."""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")

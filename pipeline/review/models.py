@@ -51,7 +51,7 @@ class QueueFilter(BaseModel):
 
     @field_validator("transcript", "code", "min_score", "max_score", "grounding", "reviewer", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value):
+    def _blank_is_unset(cls, value: object) -> object:
         """A form's empty field means 'no filter'."""
         return None if value == "" else value
 
@@ -304,7 +304,7 @@ class PassageFilter(BaseModel):
 
     @field_validator("transcript", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value):
+    def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
 

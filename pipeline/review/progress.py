@@ -60,8 +60,10 @@ def progress(conn: sqlite3.Connection, queue: QueueIndex, statuses: np.ndarray, 
     """Reviewed/remaining and per-code precision, from `scope`'s statuses ('*' = latest of anyone's)."""
     n = len(queue.codes)
     suggested = np.bincount(queue.code, minlength=n)
-    by_outcome = [np.bincount(queue.code[statuses == k + 1], minlength=n) for k in range(len(OUTCOMES))]
-    counts = {code_id: (int(suggested[i]), *(int(b[i]) for b in by_outcome)) for i, code_id in enumerate(queue.codes)}
+    accepted, changed, rejected = (np.bincount(queue.code[statuses == k + 1], minlength=n) for k in range(len(OUTCOMES)))
+    counts: dict[str, tuple[int, int, int, int]] = {
+        code_id: (int(suggested[i]), int(accepted[i]), int(changed[i]), int(rejected[i]))
+        for i, code_id in enumerate(queue.codes)}
     added = _added_by_reviewers(conn, codebook_hash, scope)
     order = {code.id: i for i, code in enumerate(codebook.codes)}
     per_code = []
