@@ -19,6 +19,7 @@ import sys
 import unicodedata
 from array import array
 from bisect import bisect_right
+from collections.abc import Iterator
 from functools import lru_cache
 
 # A word (between spaces, tabs and LFs, which NFC never merges across) with a non-ASCII character in it.
@@ -72,7 +73,7 @@ def _split_run(text: str, start: int, end: int) -> list[tuple[int, int]]:
 # The text is mapped in pieces of about this many characters, each ending right after an LF: no
 # CRLF pair is cut and NFC never merges across an LF, so the pieces normalize independently and
 # no more than one piece's worth of intermediate text (LF text, word lists) exists at a time.
-_PIECE = 1 << 20
+_PIECE = 1 << 16
 
 
 class OffsetMap:
@@ -86,26 +87,29 @@ class OffsetMap:
     is gathered as UTF-8 (one byte per ASCII character) and decoded once at the end.
     """
 
-    def __init__(self, original: str):
-        self.length = len(original)
-        self.identity = "\r" not in original and unicodedata.is_normalized("NFC", original)
-        if self.identity:  # no copy of a (possibly very long) text that needs no change
-            self.normalized = original
-            return
+    def __init__(self, original: str | bytes):
+        """`original`: the text, or its UTF-8 bytes (decoded a piece at a time, so the whole original
+        never exists as a string, which takes up to 4 bytes a character)."""
+        if isinstance(original, str):
+            self.identity = "\r" not in original and unicodedata.is_normalized("NFC", original)
+            if self.identity:  # no copy of a (possibly very long) text that needs no change
+                self.length = len(original)
+                self.normalized = original
+                return
+        self.identity = False
         # Breakpoints where the two texts are aligned: (original position, normalized position).
         # Between consecutive breakpoints the original run maps to the normalized run as a whole.
         self._orig, self._norm = array("q", [0]), array("q", [0])
         gathered = bytearray()
         begin, done = 0, 0   # where the piece starts in the original, and in the normalized text
-        while begin < len(original):
-            cut = original.find("\n", begin + _PIECE)
-            end = len(original) if cut == -1 else cut + 1
-            piece, orig, norm = _map_piece(original[begin:end])
+        for text in _pieces(original):
+            piece, orig, norm = _map_piece(text)
             self._orig.extend(o + begin for o in orig[1:])   # orig[0] == norm[0] == 0: the previous piece's end
             self._norm.extend(n + done for n in norm[1:])
             gathered += piece.encode("utf-8")
-            begin, done = end, done + len(piece)
-            del piece
+            begin, done = begin + len(text), done + len(piece)
+            del piece, text
+        self.length = begin
         self.normalized = gathered.decode("utf-8")   # = normalize_text(original)
         del gathered
         if self._norm[-1] != len(self.normalized) or self._orig[-1] != self.length:
@@ -133,7 +137,26 @@ class OffsetMap:
         return self._norm[i + 1] if round_up else self._norm[i]
 
 
-def _map_piece(original: str) -> tuple[str, "array[int]", "array[int]"]:
+def _pieces(original: str | bytes) -> Iterator[str]:
+    """The text in pieces of about `_PIECE` characters (or bytes), each ending right after an LF."""
+    if isinstance(original, str):
+        begin = 0
+        while begin < len(original):
+            cut = original.find("\n", begin + _PIECE)
+            end = len(original) if cut == -1 else cut + 1
+            yield original[begin:end]
+            begin = end
+        return
+    data = memoryview(original)
+    begin = 0
+    while begin < len(data):   # an LF byte is never part of a multi-byte UTF-8 sequence
+        cut = original.find(b"\n", begin + _PIECE)
+        end = len(data) if cut == -1 else cut + 1
+        yield str(data[begin:end], "utf-8")
+        begin = end
+
+
+def _map_piece(original: str) -> tuple[str, array[int], array[int]]:
     """`normalize_text(original)` with its breakpoints (starting at (0, 0), ending at both lengths)."""
     lf_text, lf_points = _newline_points(original)
     if unicodedata.is_normalized("NFC", lf_text):

@@ -202,8 +202,8 @@ def import_qdpx(project: Project, qdpx: Path, codebook: str | None = None,
                 fresh = {r.transcript_id for r in report.sources if r.status is not SourceStatus.matched}
                 # One source's texts at a time: once mapped, the original is let go (the map keeps its
                 # breakpoints and the normalized text, which goes once into SQLite and is then let go too).
-                offsets = OffsetMap(source.text)
-                source.text = ""
+                offsets = OffsetMap(source.data)
+                source.data = b""
                 result = _store_source(project, source, offsets, qdpx, used_names, fresh)
                 _store_codings(project, refi, source, offsets, result, mapping, f"qdpx:{qdpx.name}", report)
                 report.sources.append(result)

@@ -25,9 +25,11 @@ while streaming.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -105,12 +107,43 @@ class RefiSelection(BaseModel):
 class RefiTextSource(BaseModel):
     guid: str
     name: str
-    text: str                     # as the QDA tool stored it; positions count code points in it
+    data: bytes = Field(repr=False)   # its text as UTF-8 (no BOM), as the QDA tool stored it
+    length: int                   # in code points, which positions count
     sha256: str                   # of the source bytes (or the embedded text as UTF-8)
     variables: dict[str, str] = Field(default_factory=dict)
     selections: list[RefiSelection] = Field(default_factory=list)
     description: str = ""
     values: dict[str, str] = Field(default_factory=dict)    # its own VariableValues: variable guid → value
+
+    @property
+    def text(self) -> str:
+        """The text, decoded on each use: kept as UTF-8 (1 byte an ASCII character, where a string of
+        a text with one emoji takes 4), and an import maps it piecewise (`OffsetMap(source.data)`)."""
+        return str(self.data, "utf-8")
+
+
+class _Chars:
+    """Length of a UTF-8 text and the characters at a few positions, found in one pass over pieces."""
+
+    def __init__(self, data: bytes | memoryview, positions: Iterable[int]):
+        wanted = sorted({p for p in positions if p >= 0})
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        self.found: dict[int, str] = {}
+        self.length, self.blank, k = 0, True, 0
+        view = memoryview(data)
+        for begin in range(0, max(len(view), 1), _MiB):
+            piece = decoder.decode(view[begin:begin + _MiB], final=begin + _MiB >= len(view))
+            while k < len(wanted) and wanted[k] < self.length + len(piece):
+                self.found[wanted[k]] = piece[wanted[k] - self.length]
+                k += 1
+            self.length += len(piece)
+            self.blank = self.blank and (not piece or piece.isspace())
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, position: int) -> str:
+        return self.found[position]
 
 
 class RefiProject(BaseModel):
@@ -289,13 +322,14 @@ def _datetime(value: str | None) -> datetime | None:
 
 
 def _source_text(source: etree._Element, archive: zipfile.ZipFile, path: Path, members: dict[str, str],
-                 limits: ReadLimits, warnings: list[str]) -> tuple[str, str, bool] | str:
-    """(text, SHA-256 of its bytes, whether they start with a BOM) of a text source, or the reason it
-    cannot be read from this archive. The bytes are let go once decoded (one copy of the text is kept)."""
+                 limits: ReadLimits, warnings: list[str]) -> tuple[bytes, str, bool, _Chars] | str:
+    """(UTF-8 text without BOM, SHA-256 of the bytes, whether they start with a BOM, its length and the
+    characters around selection boundaries) of a text source, or the reason it cannot be read from this
+    archive. The text is checked and counted a piece at a time, never decoded whole (see `_Chars`)."""
     embedded = child(source, "PlainTextContent")
     if embedded is not None:
-        text = embedded.text or ""
-        return text, hashlib.sha256(text.encode("utf-8")).hexdigest(), False
+        data = (embedded.text or "").encode("utf-8")
+        return data, hashlib.sha256(data).hexdigest(), False, _Chars(data, [])
     location = source.get("plainTextPath")
     if not location:
         raise PrecodeError(f"{describe(source)} has neither <PlainTextContent> nor a plainTextPath",
@@ -318,17 +352,24 @@ def _source_text(source: etree._Element, archive: zipfile.ZipFile, path: Path, m
                            path=str(path), hint="export the project again with its sources embedded")
     data = _read_member(archive, member, path, limits)
     bom = data.startswith(b"\xef\xbb\xbf")
-    body = memoryview(data)[3:] if bom else memoryview(data)   # no copy of the bytes without the BOM
-    try:
-        return str(body, "utf-8"), hashlib.sha256(data).hexdigest(), bom
-    except UnicodeDecodeError as exc:
+    sha256 = hashlib.sha256(data).hexdigest()
+    body = bytes(memoryview(data)[3:] if bom else data)
+    skipped = len(data) - len(body)
+    del data
+    try:  # with a BOM, the characters around each selection boundary under both readings (see bom_shift)
+        return body, sha256, bom, _Chars(body, [b + d for b in _bounds(source) for d in (-2, -1, 0)] if bom else [])
+    except UnicodeDecodeError:
+        try:
+            str(body, "utf-8")   # the whole of it only to name the first bad byte
+        except UnicodeDecodeError as error:
+            exc = error
         raise PrecodeError(
-            f"{describe(source)}: its plain text file '{member}' is not UTF-8 (byte {exc.start + len(data) - len(body)} "
+            f"{describe(source)}: its plain text file '{member}' is not UTF-8 (byte {exc.start + skipped} "
             f"is 0x{body[exc.start]:02x})", path=str(path),
             hint="REFI-QDA requires UTF-8 plain text; export the project again, or re-save that source as UTF-8") from None
 
 
-def _splits(text: str, position: int) -> bool:
+def _splits(text: str | _Chars, position: int) -> bool:
     """Would a selection boundary at `position` cut a character (as a reader sees it) in two?"""
     if not 0 < position < len(text):
         return position < 0 or position > len(text)
@@ -337,34 +378,40 @@ def _splits(text: str, position: int) -> bool:
             or (before == "\r" and after == "\n"))
 
 
-def _inside_word(text: str, position: int) -> bool:
+def _inside_word(text: str | _Chars, position: int) -> bool:
     return 0 < position < len(text) and text[position - 1].isalnum() and text[position].isalnum()
 
 
-def _badness(text: str, bounds: list[int]) -> int:
+def _badness(text: str | _Chars, bounds: list[int]) -> int:
     """How implausible selection boundaries are: a split character counts 2, a boundary inside a word 1."""
     return sum(2 * _splits(text, b) + _inside_word(text, b) for b in bounds)
 
 
-def bom_shift(source: etree._Element, text: str) -> int:
+def _bounds(source: etree._Element) -> list[int]:
+    """Every selection's start and end as written (none if one of them is not a number)."""
+    bounds = []
+    for selection in children(source, "PlainTextSelection"):
+        try:
+            bounds += [int((selection.get("startPosition") or "").strip()), int((selection.get("endPosition") or "").strip())]
+        except ValueError:
+            return []
+    return bounds
+
+
+def bom_shift(source: etree._Element, text: str | _Chars) -> int:
     """1 when the selections of a source whose file starts with a BOM count the BOM, else 0.
 
     Both readings are tried; the one whose selection boundaries less often split a character (a
     CR from its LF, a letter from its accent, a ZWJ sequence) or a word wins, and a tie keeps the
     standard reading (the BOM is not text, so it is not counted).
     """
-    bounds = []
-    for selection in children(source, "PlainTextSelection"):
-        try:
-            bounds += [int((selection.get("startPosition") or "").strip()), int((selection.get("endPosition") or "").strip())]
-        except ValueError:
-            return 0
+    bounds = _bounds(source)
     if not bounds:
         return 0
     return 1 if _badness(text, [b - 1 for b in bounds]) < _badness(text, bounds) else 0
 
 
-def _selections(source: etree._Element, text: str, codes: set[str], warnings: list[str],
+def _selections(source: etree._Element, text: str | _Chars, codes: set[str], warnings: list[str],
                 shift: int = 0) -> list[RefiSelection]:
     out = []
     for selection in children(source, "PlainTextSelection"):
@@ -465,8 +512,8 @@ def _read(path: Path, limits: ReadLimits) -> RefiProject:
             if isinstance(read, str):
                 project.skipped.append(f"text source '{name}' ({source.get('guid')}): {read}")
                 continue
-            text, sha256, bom = read
-            if not text.strip():
+            data, sha256, bom, text = read
+            if text.blank:
                 project.skipped.append(f"text source '{name}' ({source.get('guid')}): it has no text")
                 continue
             whole = children(source, "Coding")
@@ -478,7 +525,7 @@ def _read(path: Path, limits: ReadLimits) -> RefiProject:
                 project.warnings.append(f"{describe(source)}: its selections count the byte-order mark of its text "
                                         "file (fewer of them split a character or a word that way); read so")
             project.sources.append(RefiTextSource(
-                guid=guid, name=name, text=text, sha256=sha256,
+                guid=guid, name=name, data=data, length=len(text), sha256=sha256,
                 variables={**case_values.get(guid, {}), **_variable_values(source, variables, project.warnings)},
                 selections=_selections(source, text, code_guids, project.warnings, shift),
                 description=(child_text(source, "Description") or "").strip(),

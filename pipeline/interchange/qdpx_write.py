@@ -31,7 +31,9 @@ from the export time).
 
 from __future__ import annotations
 
+import json
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -46,7 +48,7 @@ from pipeline.interchange.codings import CodingSet, ExportCoding, select_codings
 from pipeline.interchange.qdc import code_colors, codebook_code_guid
 from pipeline.interchange.qdpx_import import imported_colors
 from pipeline.interchange.refi import PROJECT_NS, code_description, guid, local, machine_user_name, sub
-from pipeline.models import RunStatus, Transcript
+from pipeline.models import RunStatus, Transcript, TranscriptMetadata
 from pipeline.project import Project
 from pipeline.store.refi import AnnotationRow, ImportedState, all_annotations, imported_state
 
@@ -76,6 +78,9 @@ _VALUE_TAGS = {"text": "TextValue", "boolean": "BooleanValue", "integer": "Integ
                "date": "DateValue", "datetime": "DateTimeValue"}
 _VARIABLE_TYPES = {"text": "Text", "boolean": "Boolean", "integer": "Integer", "float": "Float", "date": "Date",
                    "datetime": "DateTime"}
+
+
+_WRITE_PIECE = 1 << 20   # bytes of a source written to the archive at a time
 
 
 def precode_origin() -> str:
@@ -126,8 +131,20 @@ def _selection_description(coding: ExportCoding, codings: CodingSet) -> str:
 
 
 def _transcripts(project: Project, codings: CodingSet | None, annotations: list[AnnotationRow]) -> list[Transcript]:
-    """Every current transcript, and older versions that codings point at, in name order."""
-    chosen = {t.id: t for t in project.db.current_transcripts()}
+    """Every current transcript, and older versions that codings point at, in name order.
+
+    The current ones are read without their text and turns (`_text` gives a text when a selection
+    needs a name from it): a book-length source is not held as a string, 4 bytes a character,
+    while the whole project is built.
+    """
+    rows = project.db.conn.execute(
+        "SELECT id, name, version, source_path, source_sha256, format, encoding, metadata_json, warnings_json"
+        " FROM transcripts t WHERE version = (SELECT MAX(version) FROM transcripts WHERE name = t.name) ORDER BY name")
+    chosen = {r["id"]: Transcript(id=r["id"], name=r["name"], version=r["version"], source_path=r["source_path"],
+                                  source_sha256=r["source_sha256"], format=r["format"], encoding=r["encoding"],
+                                  text="", turns=[], metadata=TranscriptMetadata.model_validate_json(r["metadata_json"]),
+                                  warnings=json.loads(r["warnings_json"]))
+              for r in rows}
     if codings is not None:
         chosen.update(codings.transcripts)
     for tid in {a.transcript_id for a in annotations} - set(chosen):
@@ -226,7 +243,7 @@ def _reparent(element: etree._Element) -> etree._Element:
     return element
 
 
-def build_project(project: Project, options: ExportOptions | None = None) -> tuple[bytes, dict[str, bytes], QdpxSummary]:
+def build_project(project: Project, options: ExportOptions | None = None) -> tuple[bytes, dict[str, str], QdpxSummary]:
     """project.qde as bytes, the archive's source files (member name → UTF-8 text), and what went in."""
     options = options or ExportOptions()
     db = project.db
@@ -326,7 +343,7 @@ def build_project(project: Project, options: ExportOptions | None = None) -> tup
     for a in annotations:
         human.setdefault(a.transcript_id, []).append(a)
 
-    files: dict[str, bytes] = {}
+    files: dict[str, str] = {}   # archive member → the transcript whose text it holds
     sources_el = sub(root, PROJECT_NS, "Sources")
     for t in transcripts:
         source_guid = source_guids[t.id]
@@ -337,7 +354,7 @@ def build_project(project: Project, options: ExportOptions | None = None) -> tup
                        f"precode transcript {t.id}, version {t.version}, from {Path(t.source_path).name} ({t.format})")
         if description:
             sub(source, PROJECT_NS, "Description", description)
-        _human_selections(source, t, human.get(t.id, []), state, user_guids, code_guids)
+        _human_selections(source, t, _text(project, t), human.get(t.id, []), state, user_guids, code_guids)
         for coding in by_transcript.get(t.id, []):
             user_guid = user_guids[_user_of(coding, machine or "")]
             created = coding.decided_at if coding.reviewer else coding.suggestion.created_at
@@ -355,7 +372,7 @@ def build_project(project: Project, options: ExportOptions | None = None) -> tup
         else:
             for name, value in sorted(_metadata(t).items()):
                 _value(source, metadata_guids[name], "Text", value)
-        files[f"Sources/{source_guid}.txt"] = t.text.encode("utf-8")
+        files[f"Sources/{source_guid}.txt"] = t.id   # its text is streamed from SQLite by write_qdpx
 
     if state.notes:
         notes_el = sub(root, PROJECT_NS, "Notes")
@@ -382,7 +399,20 @@ def build_project(project: Project, options: ExportOptions | None = None) -> tup
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True), files, summary
 
 
-def _human_selections(source: etree._Element, transcript: Transcript, annotations: list[AnnotationRow],
+def _text(project: Project, transcript: Transcript) -> Callable[[], str]:
+    """The transcript's text, read from SQLite on first use (one transcript's text at a time)."""
+    loaded: list[str] = []
+
+    def text() -> str:
+        if not loaded:
+            loaded.append(transcript.text or project.db.conn.execute(
+                "SELECT text FROM transcripts WHERE id = ?", (transcript.id,)).fetchone()[0])
+        return loaded[0]
+    return text
+
+
+def _human_selections(source: etree._Element, transcript: Transcript, text: Callable[[], str],
+                      annotations: list[AnnotationRow],
                       state: ImportedState, user_guids: dict[str, str], code_guids: dict[str, str]) -> None:
     """The people's codings of one transcript, one PlainTextSelection per imported selection (several codings each)."""
     groups: dict[tuple[str, int, int], list[AnnotationRow]] = {}
@@ -397,7 +427,7 @@ def _human_selections(source: etree._Element, transcript: Transcript, annotation
         first = rows[0]
         origin = state.codings.get(first.id)
         name = origin.selection_name if origin and origin.selection_name else \
-            " ".join(transcript.text[start:end].split())[:_QUOTE_NAME_CHARS]
+            " ".join(text()[start:end].split())[:_QUOTE_NAME_CHARS]
         user = user_guids[first.coder]
         selection = sub(source, PROJECT_NS, "PlainTextSelection", guid=selection_guid, name=name,
                         startPosition=str(start), endPosition=str(end), creatingUser=user,
@@ -417,13 +447,26 @@ def write_qdpx(project: Project, out: Path, run_id: str | None = None, include_a
                options: ExportOptions | None = None) -> QdpxSummary:
     """Write the .qdpx atomically: a failure leaves no half-written archive."""
     options = options or ExportOptions(run_id=run_id, include_all=include_all)
-    if not project.db.current_transcripts():
+    if project.db.conn.execute("SELECT 1 FROM transcripts LIMIT 1").fetchone() is None:  # no text loaded to ask
         raise PrecodeError("the project has no transcripts to export",
                            hint="ingest transcripts ('precode ingest') or import a .qdpx ('precode import') first")
     qde, files, summary = build_project(project, options)
     with atomic_output(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("project.qde", qde)
-            for member, data in files.items():
-                archive.writestr(member, data)
+            for member, transcript in files.items():
+                _write_source(project, archive, member, transcript)
     return summary.model_copy(update={"path": str(out)})
+
+
+def _write_source(project: Project, archive: zipfile.ZipFile, member: str, transcript_id: str) -> None:
+    """A transcript's text into the archive as UTF-8, read from SQLite as bytes and written in pieces.
+
+    SQLite stores the text as UTF-8 already: reading it as a BLOB gives those bytes without a Python
+    string (up to 4 bytes a character) or an encoded copy of it, so memory is about the source's size.
+    """
+    row = project.db.conn.execute("SELECT CAST(text AS BLOB) FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
+    data = memoryview(row[0] or b"")
+    with archive.open(member, "w", force_zip64=len(data) > 1 << 30) as stream:
+        for begin in range(0, len(data), _WRITE_PIECE):
+            stream.write(data[begin:begin + _WRITE_PIECE])

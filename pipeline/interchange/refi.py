@@ -109,7 +109,7 @@ def slugify(name: str) -> str:
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def parse_xml(data: bytes, where: str) -> etree._Element:
+def parse_xml(data: bytes | bytearray, where: str) -> etree._Element:
     """Parse XML without DTDs, entity expansion or network access; errors name line and column."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
                              remove_comments=True)
