@@ -240,6 +240,8 @@ def _export(project: Project, fmt: str, out: Path | None, run_id: str | None, al
     from pipeline.interchange.cli import default_export_path, export_codings, is_codings_export
     from pipeline.interchange.tabular import write_export
 
+    if note := project.db.incomplete_note(run_id):  # an incomplete run is exported, with a word about it
+        err.print(f"[yellow]note[/] {escape(note)}", highlight=False, soft_wrap=True)
     if is_codings_export(fmt, all_groundings, include_all, accepted):  # checks the options fit together
         return export_codings(project, fmt, out or default_export_path(project, fmt, accepted), run_id, include_all,
                               **(qdpx or {}), reviewer=reviewer)
@@ -311,6 +313,9 @@ def status(project: ProjectOption = None) -> None:
                           str(r.counts.get("segments", "")), str(r.counts.get("suggestions", "")),
                           r.started_at.strftime("%Y-%m-%d %H:%M"))
         console.print(table)
+    for r in runs:  # why a run ended incomplete or failed (one line each)
+        if r.reason:
+            console.print(f"run {r.id}: {escape(r.status_text)}", highlight=False, soft_wrap=True)
     for run_id, why in stale.items():
         console.print(f"[yellow]stale[/] run {run_id}: " + escape("; ".join(f"{w.transcript_name}: {w.reason}" for w in why))
                       + " — its codes on those transcripts predate the change; code them again for a current run",

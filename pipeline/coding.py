@@ -3,9 +3,11 @@
 One loop for every coder (`run_coder`): the segments are chosen, the run is recorded with its
 scope (or the unfinished run of the same command is resumed), the segments not yet done are
 handed to the coder `coder.batch_segments` at a time, and every `CodedBatch` it yields is stored
-in one transaction with its progress and the coder's own records. A run is completed once every
-segment is done; if some failed it stays open (status running) for the next re-run of the same
-command, which codes only what is left.
+in one transaction with its progress and the coder's own records. A run ends `completed` once
+every segment is done; `incomplete` (reason: "N segments failed: …") when every segment was tried
+and some failed — the next re-run of the same command reopens it and codes only what is left;
+`failed` when nothing was coded or an error no re-run fixes stopped it (`RunStopped`: fail-fast,
+quota). Segments still pending (a provider batch) keep it `running`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import psutil
 
 from pipeline.codebook import LEAF_LEVEL, Codebook
 from pipeline.coders.base import Coder, CodingContext
-from pipeline.errors import PrecodeError
+from pipeline.errors import PrecodeError, RunStopped
 from pipeline.models import Code, Grounding, Run, RunStatus, Segment, SegmentRole, utcnow
 from pipeline.project import Project
 from pipeline.store.llm import StoredAnswers, write_records
@@ -90,17 +92,24 @@ def run_coder(
                     mark_segments(conn, run.id, batch.done, batch.failed)
                     write_records(conn, batch.records)
                 progress(len(batch.done) + len(batch.failed))
-    except BaseException:
+    except RunStopped as exc:
+        # an error the same command would meet again (fail-fast, quota): the run ends as failed, with why
+        db.finish_run(run.id, RunStatus.failed, _counts(project, run.id, len(segments), coder), str(exc))
+        raise
+    except BaseException as exc:
         # Interrupted or stopped by an error: a run with progress stays open for the re-run to finish;
         # one that got nowhere is closed, so that no empty unfinished runs pile up.
         if db.segments_touched(run.id) == 0:
-            db.finish_run(run.id, RunStatus.failed, {"segments": len(segments), "suggestions": 0})
+            reason = "nothing was coded" + (f": {exc}" if isinstance(exc, PrecodeError) else "")
+            db.finish_run(run.id, RunStatus.failed, {"segments": len(segments), "suggestions": 0}, reason)
         raise
     counts = _counts(project, run.id, len(segments), coder)
-    if len(db.segments_done(run.id)) < len(segments):
-        db.update_run_counts(run.id, counts)
-    else:
+    if len(db.segments_done(run.id)) == len(segments):
         db.finish_run(run.id, RunStatus.completed, counts)
+    elif db.segments_touched(run.id) < len(segments):
+        db.update_run_counts(run.id, counts)  # segments still pending (a provider batch): the run stays running
+    else:  # every segment tried, some failed (even all of them: a re-run may well get through)
+        db.finish_run(run.id, RunStatus.incomplete, counts, db.failure_summary(run.id))
     return db.run(run.id)
 
 
@@ -148,6 +157,8 @@ def _claim_run(project: Project, new: Run, scope: RunScope, key: str) -> Run:
                                hint="wait for it to finish, or stop it; a re-run then continues where it stopped")
         if owner is None:
             db.start_run(new, scope)
+        else:
+            db.reopen_run(owner.run_id)  # an incomplete run is running again until it ends anew
         run_id = owner.run_id if owner is not None else new.id
         db.set_run_owner(run_id, key, pid, started)
     return db.run(run_id) if owner is not None else new

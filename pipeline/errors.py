@@ -17,3 +17,9 @@ class PrecodeError(Exception):
         if hint:
             parts.append(hint)
         super().__init__(" — ".join(parts))
+
+
+class RunStopped(PrecodeError):
+    """An error that stops a coding run and that a re-run of the same command would meet again
+    (every request refused the same way, an empty account): the run is closed as failed, with this
+    message as its reason, instead of being left open for a re-run."""

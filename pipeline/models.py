@@ -133,8 +133,14 @@ class Suggestion(BaseModel):
 
 
 class RunStatus(StrEnum):
+    """`running` while coded (or pending a provider batch); `completed`: every segment done;
+    `incomplete`: every segment tried, some failed (a re-run of the same command codes them and
+    completes the run); `failed`: nothing was coded, or the run was stopped by an error no re-run
+    of the same command fixes (a fail-fast or quota error); `reason` says why."""
+
     running = "running"
     completed = "completed"
+    incomplete = "incomplete"
     failed = "failed"
 
 
@@ -153,3 +159,9 @@ class Run(BaseModel):
     ended_at: datetime | None = None
     status: RunStatus = RunStatus.running
     counts: dict[str, int] = Field(default_factory=dict)
+    reason: str | None = None  # why an incomplete or failed run ended so
+
+    @property
+    def status_text(self) -> str:
+        """'incomplete (2 segments failed: HTTP 500 …)', 'failed (…)', or the bare status."""
+        return f"{self.status.value} ({self.reason})" if self.reason else self.status.value

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.errors import PrecodeError
+from pipeline.errors import PrecodeError, RunStopped
 from pipeline.llm.profiles import RequestShape
 from pipeline.store.llm import AdaptationRow
 
@@ -184,7 +184,7 @@ def is_quota_error(error: ServerError) -> bool:
 
 
 def quota_stop(error: ServerError) -> PrecodeError:
-    return PrecodeError(f"the LLM account has no quota left: {error.describe()}",
+    return RunStopped(f"the LLM account has no quota left: {error.describe()}",
                         hint="add credit or raise the spending limit with the provider (retrying does not help), "
                              "then re-run the same command; segments already coded are not sent again")
 
@@ -223,6 +223,6 @@ class FailFast:
             return None
         self.failures.append(f"{error.status} {error.message}")
         if len(self.failures) >= self.window and len(set(self.failures[: self.window])) == 1:
-            return PrecodeError(f"the LLM endpoint refused the first {self.window} requests the same way: "
+            return RunStopped(f"the LLM endpoint refused the first {self.window} requests the same way: "
                                 f"{error.describe()}", path="[llm]", hint=_hint(error))
         return None

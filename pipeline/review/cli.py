@@ -16,7 +16,7 @@ LOOPBACK = "127.0.0.1"  # the web stack (fastapi, uvicorn) loads only when `prec
 
 def review(
     run: Annotated[str | None, typer.Option(
-        help="Run id or unique prefix (default: the latest completed run).")] = None,
+        help="Run id or unique prefix (default: the latest completed or incomplete run).")] = None,
     reviewer: Annotated[str | None, typer.Option(
         help="Your name, recorded with every decision (default: your login name).")] = None,
     host: Annotated[str, typer.Option(
@@ -45,6 +45,8 @@ def review(
                   f"{session.codebook.id} {session.codebook.version}, level {r.level or 'any'}) as "
                   f"[bold]{session.reviewer}[/]: {progress.reviewed} of {progress.total} suggestions reviewed.",
                   highlight=False)
+    if note := session.project.db.incomplete_note(r.id):
+        err.print(f"[yellow]note[/] {note}", highlight=False, soft_wrap=True)
     if tui:
         from pipeline.review.tui import Tui
 

@@ -128,7 +128,7 @@ class ReviewSession:
 
     def _queue(self) -> QueueIndex:
         """The run's queue in memory, rebuilt when a run that is still being coded has grown."""
-        if self._index is None or (self.run.status.value == "running"
+        if self._index is None or (self.run.status.value in ("running", "incomplete")
                                    and ensure_queue(self.project.db, self.run.id) != len(self._index)):
             self._index = QueueIndex(self.conn, self.run.id)
         return self._index

@@ -152,11 +152,41 @@ class RunStore:
                  scope.codebook_hash, scope.codebook_version, scope.level),
             )
 
-    def finish_run(self, run_id: str, status: RunStatus, counts: dict[str, int]) -> None:
+    def finish_run(self, run_id: str, status: RunStatus, counts: dict[str, int], reason: str | None = None) -> None:
+        """End a run: completed, incomplete (`reason`: which segments failed and why) or failed (`reason`: why)."""
         self.conn.execute(
-            "UPDATE runs SET status = ?, ended_at = ?, counts_json = ? WHERE id = ?",
-            (status.value, utcnow().isoformat(), json.dumps(counts, sort_keys=True), run_id),
+            "UPDATE runs SET status = ?, ended_at = ?, counts_json = ?, status_reason = ? WHERE id = ?",
+            (status.value, utcnow().isoformat(), json.dumps(counts, sort_keys=True), reason, run_id),
         )
+
+    def reopen_run(self, run_id: str) -> None:
+        """An incomplete run taken up again by a re-run of its command: running until it ends anew."""
+        self.conn.execute("UPDATE runs SET status = 'running', ended_at = NULL, status_reason = NULL"
+                          " WHERE id = ? AND status = 'incomplete'", (run_id,))
+
+    def failure_summary(self, run_id: str) -> str | None:
+        """'N segments failed: <the most frequent error>' (None when no segment failed)."""
+        rows = self.conn.execute(
+            "SELECT error, COUNT(*) AS n FROM run_segments WHERE run_id = ? AND status = 'failed'"
+            " GROUP BY error ORDER BY n DESC, error LIMIT 1", (run_id,)).fetchall()
+        if not rows:
+            return None
+        failed = int(self.conn.execute("SELECT COUNT(*) FROM run_segments WHERE run_id = ? AND status = 'failed'",
+                                       (run_id,)).fetchone()[0])
+        error = (rows[0]["error"] or "failed").splitlines()[0]
+        error = error if len(error) <= 160 else error[:157] + "..."
+        return f"{failed} segment{'s' if failed != 1 else ''} failed: {error}"
+
+    def incomplete_note(self, run_id: str | None = None) -> str | None:
+        """One line for exports and review when the run (default: the latest finished one) is incomplete."""
+        try:
+            run = self.run(run_id)
+        except PrecodeError:
+            return None  # the command itself says what is missing
+        if run.status is not RunStatus.incomplete:
+            return None
+        return (f"run {run.id} is incomplete ({run.reason or 'some segments failed'}); it holds the segments that "
+                "were coded — re-run the same 'precode code' command to code the rest")
 
     def update_run_counts(self, run_id: str, counts: dict[str, int]) -> None:
         """The counts of a run that stays open (some segments failed; a re-run finishes it)."""
@@ -168,17 +198,19 @@ class RunStore:
             prompt_hash=row["prompt_hash"], codebook_id=self.codebook(row["codebook_hash"]).id,
             codebook_hash=row["codebook_hash"], level=row["level"], started_at=row["started_at"],
             ended_at=row["ended_at"], status=RunStatus(row["status"]), counts=json.loads(row["counts_json"]),
+            reason=row["status_reason"],
         )
 
     def runs(self) -> list[Run]:
         return [self._run_from_row(r) for r in self.conn.execute("SELECT * FROM runs ORDER BY started_at, rowid")]
 
     def run(self, run_id: str | None = None) -> Run:
-        """A run by id (a unique prefix is enough), or the latest completed run."""
+        """A run by id (a unique prefix is enough), or the latest finished run: completed, or incomplete
+        (every segment tried, some failed; `incomplete_note` words that for the user)."""
         if run_id is None:
             row = self.conn.execute(
-                "SELECT * FROM runs WHERE status = 'completed' ORDER BY started_at DESC, rowid DESC LIMIT 1"
-            ).fetchone()
+                "SELECT * FROM runs WHERE status IN ('completed', 'incomplete') ORDER BY started_at DESC, rowid DESC"
+                " LIMIT 1").fetchone()
             if row is None:
                 raise PrecodeError("this project has no completed coding run yet", hint="run 'precode code' first")
             return self._run_from_row(row)
@@ -217,10 +249,11 @@ class RunStore:
 
     # -- resuming -------------------------------------------------------------------------------
     def open_run_for(self, key: str) -> ResumeOwner | None:
-        """The latest unfinished run started by the command with this resume key."""
+        """The latest unfinished (running or incomplete) run started by the command with this resume key."""
         row = self.conn.execute(
             "SELECT r.id, k.pid, k.pid_started FROM run_resume k JOIN runs r ON r.id = k.run_id"
-            " WHERE k.resume_key = ? AND r.status = 'running' ORDER BY r.started_at DESC LIMIT 1", (key,)
+            " WHERE k.resume_key = ? AND r.status IN ('running', 'incomplete') ORDER BY r.started_at DESC LIMIT 1",
+            (key,)
         ).fetchone()
         return ResumeOwner(run_id=row["id"], pid=row["pid"], pid_started=row["pid_started"]) if row else None
 

@@ -202,7 +202,8 @@ def test_a_request_that_keeps_failing_fails_its_segments_and_a_rerun_completes_t
     stub.handler = flaky
     project = make_project(retries=1)
     run = code_llm(project)
-    assert run.status is RunStatus.running  # not finished: two segments failed
+    assert run.status is RunStatus.incomplete  # not finished: two segments failed (was: left 'running', issue 11)
+    assert run.reason is not None and run.reason.startswith("2 segments failed: ") and "HTTP 500" in run.reason
     report = run_report(project.db, run.id)
     assert (report.segments_done, report.segments_failed, report.failed_calls) == (2, 2, 1)
     assert "HTTP 500" in report.failures[0]
@@ -247,7 +248,7 @@ def test_a_run_being_coded_by_a_live_process_is_not_taken_over(stub, make_projec
     stub.handler = lambda body: Reply(status=500)
     project = make_project(retries=0)
     first = code_llm(project)
-    assert first.status is RunStatus.running
+    assert first.status is RunStatus.incomplete  # every segment failed (was: left 'running', issue 11)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         project.db.conn.execute("UPDATE run_resume SET pid = ?, pid_started = ?",

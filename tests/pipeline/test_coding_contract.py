@@ -116,7 +116,7 @@ def test_a_plugin_coder_is_found_by_entry_point_and_run_by_the_same_loop(small_p
     precode_echo.FAIL_ONCE.add(segments[1].id)
     coder = make_coder("echo", small_project)
     first = run_coder(small_project, coder, load_codebook("nasss"))
-    assert first.status is RunStatus.running  # one segment failed: the run stays open
+    assert first.status is RunStatus.incomplete  # one segment failed: open for a re-run (was 'running', issue 11)
     assert first.counts["suggestions"] == len(segments) - 1 and first.counts["echo_failed_so_far"] == 1
 
     resumed: list[tuple[int, int]] = []
