@@ -31,7 +31,6 @@ from the export time).
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -48,7 +47,7 @@ from pipeline.interchange.codings import CodingSet, ExportCoding, select_codings
 from pipeline.interchange.qdc import code_colors, codebook_code_guid
 from pipeline.interchange.qdpx_import import imported_colors
 from pipeline.interchange.refi import PROJECT_NS, code_description, guid, local, machine_user_name, sub
-from pipeline.models import RunStatus, Transcript, TranscriptMetadata
+from pipeline.models import RunStatus, Transcript
 from pipeline.project import Project
 from pipeline.store.refi import AnnotationRow, ImportedState, all_annotations, imported_state
 
@@ -137,14 +136,7 @@ def _transcripts(project: Project, codings: CodingSet | None, annotations: list[
     needs a name from it): a book-length source is not held as a string, 4 bytes a character,
     while the whole project is built.
     """
-    rows = project.db.conn.execute(
-        "SELECT id, name, version, source_path, source_sha256, format, encoding, metadata_json, warnings_json"
-        " FROM transcripts t WHERE version = (SELECT MAX(version) FROM transcripts WHERE name = t.name) ORDER BY name")
-    chosen = {r["id"]: Transcript(id=r["id"], name=r["name"], version=r["version"], source_path=r["source_path"],
-                                  source_sha256=r["source_sha256"], format=r["format"], encoding=r["encoding"],
-                                  text="", turns=[], metadata=TranscriptMetadata.model_validate_json(r["metadata_json"]),
-                                  warnings=json.loads(r["warnings_json"]))
-              for r in rows}
+    chosen = {t.id: t for t in project.db.current_transcript_headers()}
     if codings is not None:
         chosen.update(codings.transcripts)
     for tid in {a.transcript_id for a in annotations} - set(chosen):
@@ -405,8 +397,7 @@ def _text(project: Project, transcript: Transcript) -> Callable[[], str]:
 
     def text() -> str:
         if not loaded:
-            loaded.append(transcript.text or project.db.conn.execute(
-                "SELECT text FROM transcripts WHERE id = ?", (transcript.id,)).fetchone()[0])
+            loaded.append(transcript.text or project.db.transcript_text(transcript.id))
         return loaded[0]
     return text
 
@@ -447,7 +438,7 @@ def write_qdpx(project: Project, out: Path, run_id: str | None = None, include_a
                options: ExportOptions | None = None) -> QdpxSummary:
     """Write the .qdpx atomically: a failure leaves no half-written archive."""
     options = options or ExportOptions(run_id=run_id, include_all=include_all)
-    if project.db.conn.execute("SELECT 1 FROM transcripts LIMIT 1").fetchone() is None:  # no text loaded to ask
+    if not project.db.has_transcripts():  # no text loaded to ask
         raise PrecodeError("the project has no transcripts to export",
                            hint="ingest transcripts ('precode ingest') or import a .qdpx ('precode import') first")
     qde, files, summary = build_project(project, options)
@@ -465,8 +456,7 @@ def _write_source(project: Project, archive: zipfile.ZipFile, member: str, trans
     SQLite stores the text as UTF-8 already: reading it as a BLOB gives those bytes without a Python
     string (up to 4 bytes a character) or an encoded copy of it, so memory is about the source's size.
     """
-    row = project.db.conn.execute("SELECT CAST(text AS BLOB) FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
-    data = memoryview(row[0] or b"")
+    data = memoryview(project.db.transcript_utf8(transcript_id))
     with archive.open(member, "w", force_zip64=len(data) > 1 << 30) as stream:
         for begin in range(0, len(data), _WRITE_PIECE):
             stream.write(data[begin:begin + _WRITE_PIECE])

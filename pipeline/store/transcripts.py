@@ -149,6 +149,34 @@ class TranscriptStore:
         ).fetchall()
         return [self._transcript_from_row(r) for r in rows]
 
+    def current_transcript_headers(self) -> list[Transcript]:
+        """The latest version of every transcript name without its text and turns (text "", turns []):
+        what a whole-project export lists, without holding every book-length text as a string."""
+        rows = self.conn.execute(
+            "SELECT id, name, version, source_path, source_sha256, format, encoding, metadata_json, warnings_json"
+            " FROM transcripts t WHERE version = (SELECT MAX(version) FROM transcripts WHERE name = t.name)"
+            " ORDER BY name")
+        return [Transcript(id=r["id"], name=r["name"], version=r["version"], source_path=r["source_path"],
+                           source_sha256=r["source_sha256"], format=r["format"], encoding=r["encoding"], text="",
+                           turns=[], metadata=TranscriptMetadata.model_validate_json(r["metadata_json"]),
+                           warnings=json.loads(r["warnings_json"]))
+                for r in rows]
+
+    def has_transcripts(self) -> bool:
+        """Whether any transcript (of any version) is stored; reads no text."""
+        return self.conn.execute("SELECT 1 FROM transcripts LIMIT 1").fetchone() is not None
+
+    def transcript_text(self, transcript_id: str) -> str:
+        """One transcript's text ("" when there is no such transcript)."""
+        row = self.conn.execute("SELECT text FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
+        return str(row[0]) if row is not None and row[0] is not None else ""
+
+    def transcript_utf8(self, transcript_id: str) -> bytes:
+        """One transcript's text as the UTF-8 bytes SQLite holds (read as a BLOB: no Python string, no encoded
+        copy), b"" when there is no such transcript."""
+        row = self.conn.execute("SELECT CAST(text AS BLOB) FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
+        return bytes(row[0]) if row is not None and row[0] is not None else b""
+
     def transcript_overview(self) -> list[dict[str, Any]]:
         """One row per current transcript for `precode status`: name, version, format, counts, stale runs."""
         rows = self.conn.execute(
