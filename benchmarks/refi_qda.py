@@ -128,10 +128,21 @@ def add_run(project, per_transcript: int, seed: int = 11) -> int:
     return stored
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: on Linux a child started by fork+exec reports
+    the parent's peak there, so each phase would show at least what building the .qdpx took."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _phase(phase: str, qdpx: Path, root: Path) -> None:
-    """One half of --big-source-mb, in its own process: prints seconds and this process's peak RSS."""
+    """One half of --big-source-mb, in its own process: prints seconds, this process's peak RSS and
+    its RSS before the work (the modules loaded: the baseline the work adds to)."""
     from pipeline.project import find_project
 
+    baseline = _peak_rss_mb()
     t0 = time.perf_counter()
     if phase == "import":
         project, _ = init_project(root)
@@ -141,8 +152,8 @@ def _phase(phase: str, qdpx: Path, root: Path) -> None:
         project = find_project(root)
         summary = write_qdpx(project, qdpx)
         done = {"codings": summary.codings}
-    done.update(seconds=round(time.perf_counter() - t0, 2),
-                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    done.update(seconds=round(time.perf_counter() - t0, 2), peak_rss_mb=round(_peak_rss_mb()),
+                baseline_rss_mb=round(baseline))
     print(json.dumps(done))
 
 
@@ -167,7 +178,9 @@ def big_source(mb: float, codings: int) -> None:
           f"(built in {built:.1f} s); export .qdpx {out_mb:.1f} MB")
     for phase in ("import", "export"):
         r = results[phase]
-        print(f"{phase}: {r['seconds']:8.2f} s   peak RSS {r['peak_rss_mb']:6,} MB   ({r['codings']:,} codings)")
+        above = r["peak_rss_mb"] - r["baseline_rss_mb"]
+        print(f"{phase}: {r['seconds']:8.2f} s   peak RSS {r['peak_rss_mb']:6,} MB   (baseline {r['baseline_rss_mb']} MB "
+              f"+ {above:,} MB = {above / source_mb:.1f} x the source; {r['codings']:,} codings)")
 
 
 def main() -> None:

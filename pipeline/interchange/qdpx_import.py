@@ -16,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from array import array
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path, PurePath
+from typing import overload
 
 from pydantic import BaseModel, Field
 
@@ -39,7 +42,7 @@ from pipeline.interchange.qdc import (
 )
 from pipeline.interchange.qdpx_read import ReadLimits, RefiProject, RefiTextSource, read_qdpx
 from pipeline.interchange.refi import slugify
-from pipeline.models import Transcript, TranscriptMetadata, utcnow
+from pipeline.models import Transcript, TranscriptMetadata, Turn, utcnow
 from pipeline.project import Project
 from pipeline.segment import iter_segments
 from pipeline.store import annotations as store
@@ -104,6 +107,42 @@ def source_metadata(variables: dict[str, str]) -> TranscriptMetadata:
     return TranscriptMetadata(**known, extra=extra)
 
 
+class _Turns(Sequence[Turn]):
+    """Speaker turns as three arrays and a table of speakers (20-odd bytes a turn, where a list of Turn
+    models takes several hundred: more than the text itself for a book-length source). Turns are made
+    on demand, for storing them and segmenting the text."""
+
+    def __init__(self, turns: Iterable[Turn]):
+        self._speakers: list[str] = []
+        self._stamps: dict[int, str] = {}
+        self._start, self._end, self._who = array("q"), array("q"), array("l")
+        known: dict[str, int] = {}
+        for i, turn in enumerate(turns):
+            self._start.append(turn.start)
+            self._end.append(turn.end)
+            self._who.append(known.setdefault(turn.speaker, len(known)))
+            if len(known) > len(self._speakers):
+                self._speakers.append(turn.speaker)
+            if turn.timestamp is not None:
+                self._stamps[i] = turn.timestamp
+
+    def __len__(self) -> int:
+        return len(self._start)
+
+    @overload
+    def __getitem__(self, index: int) -> Turn: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Turn]: ...
+
+    def __getitem__(self, index: int | slice) -> Turn | list[Turn]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        return Turn.model_construct(speaker=self._speakers[self._who[index]], start=self._start[index],
+                                    end=self._end[index], timestamp=self._stamps.get(index))
+
+
 def _store_source(project: Project, source: RefiTextSource, offsets: OffsetMap, qdpx: Path,
                   used_names: set[str], fresh_ids: set[str] | None = None) -> SourceResult:
     db, text = project.db, offsets.normalized
@@ -125,6 +164,8 @@ def _store_source(project: Project, source: RefiTextSource, offsets: OffsetMap, 
         source_sha256=source.sha256, version=version, format="qdpx", encoding="utf-8", text=text, turns=turns,
         metadata=source_metadata(source.variables), warnings=warnings,
     )
+    transcript.turns = _Turns(turns)  # type: ignore[assignment]  # checked as a list above, then kept compact
+    del turns
     # Segments are streamed into SQLite, never held as a list (each would carry its text and its question's).
     segments = iter_segments(transcript, settings.segment.max_chars, settings.ingest.interviewer_labels)
     db.insert_transcript(db.conn, transcript, segments)
