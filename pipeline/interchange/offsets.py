@@ -87,7 +87,7 @@ class OffsetMap:
     is gathered as UTF-8 (one byte per ASCII character) and decoded once at the end.
     """
 
-    def __init__(self, original: str | bytes):
+    def __init__(self, original: str | bytes | bytearray):
         """`original`: the text, or its UTF-8 bytes (decoded a piece at a time, so the whole original
         never exists as a string, which takes up to 4 bytes a character)."""
         if isinstance(original, str):
@@ -137,7 +137,7 @@ class OffsetMap:
         return self._norm[i + 1] if round_up else self._norm[i]
 
 
-def _pieces(original: str | bytes) -> Iterator[str]:
+def _pieces(original: str | bytes | bytearray) -> Iterator[str]:
     """The text in pieces of about `_PIECE` characters (or bytes), each ending right after an LF."""
     if isinstance(original, str):
         begin = 0

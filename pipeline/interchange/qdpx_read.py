@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from lxml import etree
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from pipeline.errors import PrecodeError
 from pipeline.interchange.qdc import RefiCode, parse_code_tree
@@ -105,9 +105,12 @@ class RefiSelection(BaseModel):
 
 
 class RefiTextSource(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)   # `data` may be the bytearray read
+
     guid: str
     name: str
-    data: bytes = Field(repr=False)   # its text as UTF-8 (no BOM), as the QDA tool stored it
+    # its text as UTF-8 (no BOM), as the QDA tool stored it: the buffer read from the archive, not a copy
+    data: SkipValidation[bytes | bytearray] = Field(repr=False)
     length: int                   # in code points, which positions count
     sha256: str                   # of the source bytes (or the embedded text as UTF-8)
     variables: dict[str, str] = Field(default_factory=dict)
@@ -125,7 +128,7 @@ class RefiTextSource(BaseModel):
 class _Chars:
     """Length of a UTF-8 text and the characters at a few positions, found in one pass over pieces."""
 
-    def __init__(self, data: bytes | memoryview, positions: Iterable[int]):
+    def __init__(self, data: bytes | bytearray, positions: Iterable[int]):
         wanted = sorted({p for p in positions if p >= 0})
         decoder = codecs.getincrementaldecoder("utf-8")()
         self.found: dict[int, str] = {}
@@ -322,7 +325,7 @@ def _datetime(value: str | None) -> datetime | None:
 
 
 def _source_text(source: etree._Element, archive: zipfile.ZipFile, path: Path, members: dict[str, str],
-                 limits: ReadLimits, warnings: list[str]) -> tuple[bytes, str, bool, _Chars] | str:
+                 limits: ReadLimits, warnings: list[str]) -> tuple[bytes | bytearray, str, bool, _Chars] | str:
     """(UTF-8 text without BOM, SHA-256 of the bytes, whether they start with a BOM, its length and the
     characters around selection boundaries) of a text source, or the reason it cannot be read from this
     archive. The text is checked and counted a piece at a time, never decoded whole (see `_Chars`)."""
@@ -353,9 +356,9 @@ def _source_text(source: etree._Element, archive: zipfile.ZipFile, path: Path, m
     data = _read_member(archive, member, path, limits)
     bom = data.startswith(b"\xef\xbb\xbf")
     sha256 = hashlib.sha256(data).hexdigest()
-    body = bytes(memoryview(data)[3:] if bom else data)
-    skipped = len(data) - len(body)
-    del data
+    if bom:
+        del data[:3]   # in place (a bytearray drops leading bytes without copying the rest)
+    body, skipped = data, 3 if bom else 0
     try:  # with a BOM, the characters around each selection boundary under both readings (see bom_shift)
         return body, sha256, bom, _Chars(body, [b + d for b in _bounds(source) for d in (-2, -1, 0)] if bom else [])
     except UnicodeDecodeError:
