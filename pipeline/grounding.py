@@ -152,6 +152,19 @@ def evidence_note(quote: str, min_words: int = 1) -> Literal["elided", "too_shor
     return "elided" if len(parts) > 1 else None
 
 
+def describe_evidence(note: str, quote: str, parts: list[tuple[int, int]]) -> str:
+    """A `note` worded for review and export: "elided: 3 parts found in order", "too short: 1 word"."""
+    if note == "elided":
+        written = [p for p in (p.strip(_TRIM) for p in normalize(quote)[0].strip(_TRIM).split("...")) if p]
+        if parts:
+            return f"elided: {len(parts)} parts found in order (no span covers them)"
+        return f"elided: {len(written)} parts, not found in order"
+    if note == "too_short":
+        n = word_count(quote)
+        return f"too short: {n} word{'s' if n != 1 else ''}"
+    return note
+
+
 def ground_quote(quote: str, text: str, offset: int = 0, threshold: float = FUZZY_THRESHOLD,
                  min_words: int = 1) -> QuoteMatch:
     """Locate `quote` in `text`; offsets are into `text` plus `offset` (e.g. a segment's start).

@@ -432,7 +432,7 @@ class LLMCoder:
                     suggestion_id=sid, prompt_version=self.prompt.version, prompt_hash=self.prompt_hash,
                     cache_key=batch.keys[voted.sample], model_quote=evidence.model_quote,
                     match_score=evidence.match.score, model_confidence=voted.code.confidence, votes=voted.votes,
-                    samples=voted.samples,
+                    samples=voted.samples, evidence_note=evidence.match.note, evidence_parts=evidence.match.parts,
                 ))
             seen: set[str] = set()
             for answered in checked[seg.id]:

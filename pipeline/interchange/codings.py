@@ -24,11 +24,12 @@ from pipeline.errors import PrecodeError
 from pipeline.models import Run, Suggestion, Transcript
 from pipeline.project import Project
 from pipeline.reviewed import accepted_codings, is_manual_run, manual_runs, run_reviewers, run_transcript_ids
+from pipeline.store.llm import evidence_notes
 
 CODING_COLUMNS = [
     "transcript", "transcript_version", "participant", "group", "site", "code_id", "code_label", "code_path",
     "quote", "quote_start", "quote_end", "reviewer", "decision", "decision_time_utc", "note", "suggested_code_id",
-    "score", "grounding", "coder", "model", "run_id", "suggestion_id",
+    "score", "grounding", "evidence", "coder", "model", "run_id", "suggestion_id",
 ]
 
 
@@ -65,6 +66,7 @@ class CodingSet(BaseModel):
     codings: list[ExportCoding]
     include_all: bool
     manual_runs: list[Run] = []          # reviewers' runs of hand-added codes that contributed codings
+    evidence: dict[str, str] = {}        # suggestion id -> why the model's quote is no evidence (elided, too short)
 
     @property
     def added_by_reviewers(self) -> int:
@@ -109,7 +111,8 @@ def select_codings(project: Project, run_id: str | None = None, include_all: boo
                                 c.suggestion.id))
     used = {c.run.id for c in codings if c.added_by_reviewer}
     return CodingSet(run=run, codebook=codebook, transcripts=transcripts, codings=codings, include_all=include_all,
-                     manual_runs=[r for r in manual_runs(db, run) if r.id in used])
+                     manual_runs=[r for r in manual_runs(db, run) if r.id in used],
+                     evidence=evidence_notes(db.conn, (c.suggestion.id for c in codings)))
 
 
 def coding_rows(codings: CodingSet) -> list[dict[str, Any]]:
@@ -134,6 +137,6 @@ def coding_rows(codings: CodingSet) -> list[dict[str, Any]]:
             "note": (c.decision.note or "") if c.decision else "",
             "suggested_code_id": "" if manual else c.suggestion.code_id,
             "score": None if manual else c.suggestion.score, "grounding": c.suggestion.grounding.value,
-            "coder": c.run.coder, "model": c.run.model or "", "run_id": c.run.id, "suggestion_id": c.suggestion.id,
+            "evidence": codings.evidence.get(c.suggestion.id, ""), "coder": c.run.coder, "model": c.run.model or "", "run_id": c.run.id, "suggestion_id": c.suggestion.id,
         })
     return rows

@@ -15,11 +15,12 @@ from pipeline.interchange.atomic import atomic_output
 from pipeline.interchange.codings import CODING_COLUMNS, coding_rows, select_codings
 from pipeline.models import Grounding
 from pipeline.project import Project
+from pipeline.store.llm import evidence_notes
 
 EXPORT_COLUMNS = [
     "transcript", "transcript_version", "participant", "group", "site", "segment_id", "segment_start",
     "segment_end", "speaker", "code_id", "code_label", "code_path", "quote", "quote_start", "quote_end",
-    "grounding", "score", "rationale", "coder", "model", "run_id",
+    "grounding", "evidence", "score", "rationale", "coder", "model", "run_id",
 ]
 FORMATS = ("csv", "jsonl")
 
@@ -33,6 +34,7 @@ def export_rows(project: Project, run_id: str | None = None, include_ungrounded:
     suggestions = db.suggestions(run.id, groundings)
     transcripts = {t.id: t for t in (db.transcript(tid) for tid in {s.transcript_id for s in suggestions})}
     segments = {s.id: s for s in db.segments(list(transcripts))}
+    evidence = evidence_notes(db.conn, (s.id for s in suggestions))  # elided / too short: never a span
     for s in suggestions:
         t, seg, code = transcripts[s.transcript_id], segments[s.segment_id], codebook.by_id.get(s.code_id)
         yield {
@@ -41,7 +43,7 @@ def export_rows(project: Project, run_id: str | None = None, include_ungrounded:
             "segment_start": seg.start, "segment_end": seg.end, "speaker": seg.speaker, "code_id": s.code_id,
             "code_label": code.label if code else "", "code_path": codebook.path(s.code_id) if code else "",
             "quote": s.quote, "quote_start": s.quote_start, "quote_end": s.quote_end, "grounding": s.grounding.value,
-            "score": s.score, "rationale": s.rationale or "", "coder": run.coder, "model": run.model or "",
+            "evidence": evidence.get(s.id, ""), "score": s.score, "rationale": s.rationale or "", "coder": run.coder, "model": run.model or "",
             "run_id": run.id,
         }
 

@@ -20,6 +20,7 @@ from pipeline.review.models import (
 from pipeline.store import decisions as decision_store
 from pipeline.store import review as review_store
 from pipeline.store.decisions import StandingDecision
+from pipeline.store.llm import evidence_notes
 from pipeline.store.review import MANUAL_CODER, PassageRow
 
 __all__ = ["MANUAL_CODER", "code_info", "decision_view", "load_item", "lookup_code", "passage", "scope_decision",
@@ -114,7 +115,8 @@ def load_item(conn: sqlite3.Connection, suggestion_id: str, run: Run, codebook: 
         context=context, code=lookup_code(codebook, row.code_id), quote=row.quote,
         quote_start=row.quote_start, quote_end=row.quote_end, grounding=Grounding(row.grounding),
         score=row.score, score_kind=score_kind(row.coder), rationale=row.rationale or None,
-        coder=row.coder, model=row.model, mine=mine, effective_code=effective_code,
+        coder=row.coder, model=row.model, evidence=evidence_notes(conn, [row.id]).get(row.id), mine=mine,
+        effective_code=effective_code,
         effective_start=effective_start, effective_end=effective_end, others_on_segment=others,
         version=decision_store.latest_decision_id(conn, suggestion_id),
     )

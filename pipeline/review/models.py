@@ -139,6 +139,8 @@ class Item(BaseModel):
     rationale: str | None
     coder: str
     model: str | None
+    evidence: str | None = Field(None, description="why the model's quote is no evidence although its words may be "
+                                                   "in the text: 'elided: 3 parts found in order', 'too short: 1 word'")
     mine: DecisionView | None = Field(None, description="this reviewer's standing decision")
     effective_code: CodeInfo | None = Field(None, description="the code after this reviewer's change, if changed")
     effective_start: int | None = None

@@ -91,6 +91,8 @@ class ProvenanceRow(BaseModel):
     model_confidence: float | None
     votes: int
     samples: int
+    evidence_note: str | None = None  # 'elided' / 'too_short': why the quote is no evidence (pipeline.grounding)
+    evidence_parts: list[tuple[int, int]] = []  # elided: where each part was found, in order (never a span)
 
 
 class ProposalRecord(BaseModel):
@@ -170,10 +172,29 @@ def insert_samples(conn: sqlite3.Connection, rows: Sequence[SampleRow]) -> None:
 def insert_provenance(conn: sqlite3.Connection, rows: Sequence[ProvenanceRow]) -> None:
     conn.executemany(
         "INSERT OR IGNORE INTO llm_suggestions (suggestion_id, prompt_version, prompt_hash, cache_key, model_quote,"
-        " match_score, model_confidence, votes, samples) VALUES (?,?,?,?,?,?,?,?,?)",
+        " match_score, model_confidence, votes, samples, evidence_note, evidence_parts_json)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         [(r.suggestion_id, r.prompt_version, r.prompt_hash, r.cache_key, r.model_quote, r.match_score,
-          r.model_confidence, r.votes, r.samples) for r in rows],
+          r.model_confidence, r.votes, r.samples, r.evidence_note,
+          json.dumps(r.evidence_parts) if r.evidence_parts else None) for r in rows],
     )
+
+
+def evidence_notes(conn: sqlite3.Connection, suggestion_ids: Iterable[str]) -> dict[str, str]:
+    """suggestion id -> why its quote is no evidence, worded for people ("elided: 3 parts found in order",
+    "too short: 1 word"); suggestions without such a note are absent."""
+    from pipeline.grounding import describe_evidence
+
+    wanted = list(dict.fromkeys(suggestion_ids))
+    found: dict[str, str] = {}
+    for i in range(0, len(wanted), 900):  # below SQLite's smallest host-parameter limit
+        chunk = wanted[i:i + 900]
+        for r in conn.execute(
+                "SELECT suggestion_id, model_quote, evidence_note, evidence_parts_json FROM llm_suggestions"
+                f" WHERE evidence_note IS NOT NULL AND suggestion_id IN ({','.join('?' * len(chunk))})", chunk):
+            parts = [tuple(p) for p in json.loads(r["evidence_parts_json"])] if r["evidence_parts_json"] else []
+            found[r["suggestion_id"]] = describe_evidence(r["evidence_note"], r["model_quote"], parts)
+    return found
 
 
 def insert_proposals(conn: sqlite3.Connection, rows: Sequence[ProposalRecord]) -> None:

@@ -299,7 +299,7 @@ function renderNotice(node, item, grounded, edited) {
   node.replaceChildren();
   node.hidden = true;
   if (item.grounding === "ungrounded") {
-    node.append(el("strong", {}, "Quote not found in the transcript"), " — nothing is highlighted. The model quoted: ", el("q", {}, item.quote), ". Select the words that support the code and press s to give it a real span.");
+    node.append(el("strong", {}, item.evidence ? `Quote is no evidence (${item.evidence})` : "Quote not found in the transcript"), " — nothing is highlighted. The model quoted: ", el("q", {}, item.quote), ". Select the words that support the code and press s to give it a real span.");
     node.hidden = false;
   } else if ((item.grounding === "fuzzy" || item.grounding === "normalized") && !edited && !S.span) {
     const located = pointSlice(item.segment.text, item.quote_start - item.segment.start, item.quote_end - item.segment.start);
@@ -367,7 +367,7 @@ function renderCode(item) {
       ? "No rationale: the similarity coder found this sentence close in wording to the code's description (a cosine similarity, not a probability)."
       : kind === "manual" ? "Added by a reviewer." : "The coder gave no rationale.";
   }
-  setText("e-provenance", `coder ${item.coder}${item.model ? " · " + item.model : ""} · run ${item.run_id} · code id ${code.id}`);
+  setText("e-provenance", `coder ${item.coder}${item.model ? " · " + item.model : ""} · run ${item.run_id} · code id ${code.id}${item.evidence ? " · evidence: " + item.evidence : ""}`);
 }
 
 /* Codebook rules name other codes as `code.id`; show their labels (the id stays in the tooltip). */
