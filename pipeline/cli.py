@@ -401,6 +401,9 @@ def codebook_show(
 
 
 # Commands that live in their own modules are registered here, one line each.
+from pipeline.evalpkg import use_our_eval  # noqa: E402
+
+use_our_eval()  # precode's eval package, not a folder named eval/ in the working directory
 from pipeline.review.cli import review  # noqa: E402
 
 app.command()(review)
