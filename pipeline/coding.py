@@ -26,7 +26,7 @@ from pipeline.errors import PrecodeError, RunStopped
 from pipeline.models import Code, Grounding, Run, RunStatus, Segment, SegmentRole, utcnow
 from pipeline.project import Project
 from pipeline.store.llm import StoredAnswers, write_records
-from pipeline.store.runs import RunScope, insert_suggestions, mark_segments, transcript_speakers
+from pipeline.store.runs import RunScope, insert_suggestions, mark_segments, transcript_metadata, transcript_speakers
 
 
 def new_run_id() -> str:
@@ -49,6 +49,7 @@ def coding_context(project: Project, run_id: str, codebook: Codebook, codes: lis
         run_id=run_id, codebook=codebook, codes=codes, level=level, embeddings=project.embeddings,
         cache=StoredAnswers(project.db.conn),
         speakers=transcript_speakers(project.db.conn, {s.transcript_id for s in segments}),
+        metadata=transcript_metadata(project.db.conn, {s.transcript_id for s in segments}),
     )
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.codebook import Codebook
 from pipeline.errors import PrecodeError
-from pipeline.models import Code, Segment, Suggestion
+from pipeline.models import Code, Segment, Suggestion, TranscriptMetadata
 from pipeline.store.llm import CacheEntry, LLMRecord
 from pipeline.store.runs import RunTotals
 
@@ -70,6 +70,8 @@ class CodingContext:
     cache: AnswerCache = field(default_factory=NoCache)
     # transcript id -> every speaker label in it, the interviewer's included
     speakers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # transcript id -> who was interviewed (participant id, group, site, date, further sidecar columns)
+    metadata: Mapping[str, TranscriptMetadata] = field(default_factory=dict)
 
 
 @dataclass

@@ -20,7 +20,8 @@ How a run goes:
    nothing is asked twice.
 
 The coder reads nothing from the database itself: cached answers, the transcripts' speakers and
-the embedding stage come in through the `CodingContext`. Its errors name settings; the command
+metadata (the participant's group and role, shown by prompt code.v2) and the embedding stage come
+in through the `CodingContext`. Its errors name settings; the command
 line rewords them with its flags (pipeline.llm.cli.with_flags).
 """
 
@@ -50,7 +51,7 @@ from pipeline.llm.pseudonym import Pseudonymizer, Pseudonyms
 from pipeline.llm.records import CallRecord, SuggestionProvenance, call_row, proposal_rows, rejection_rows, sample_rows
 from pipeline.llm.report import report_from_totals
 from pipeline.llm.vote import majority
-from pipeline.models import Code, Segment, Suggestion
+from pipeline.models import Code, Segment, Suggestion, TranscriptMetadata
 from pipeline.project import Project
 from pipeline.settings import LLMSettings
 from pipeline.store.llm import LLMRecord
@@ -291,10 +292,12 @@ class LLMCoder:
         for group in groups:
             questions = [shorten_context(seg.context) for seg in group]
             leads = lead_ins(group, segments)  # rendered by prompts that show them (code.v2)
+            who = participant(context.metadata.get(group[0].transcript_id))  # a group is one transcript's
             texts, pseudonyms = pseudonymizer.apply([seg.text for seg in group] + [q or "" for q in questions]
-                                                    + [lead or "" for lead in leads])
+                                                    + [lead or "" for lead in leads] + [who or ""])
             labels = [f"S{i + 1}" for i in range(len(group))]
-            views = [SegmentView(label, text, texts[len(group) + i] or None, texts[2 * len(group) + i] or None)
+            views = [SegmentView(label, text, texts[len(group) + i] or None, texts[2 * len(group) + i] or None,
+                                 texts[3 * len(group)] or None)
                      for i, (label, text) in enumerate(zip(labels, texts[:len(group)], strict=True))]
             candidate_codes = None
             if narrowed:
@@ -447,6 +450,20 @@ class LLMCoder:
         if self.settings.samples > 1:
             records += sample_rows(context.run_id, samples)
         return CodedBatch(suggestions, done=[seg.id for seg in batch.segments], records=records)
+
+
+def participant(metadata: TranscriptMetadata | None) -> str | None:
+    """Who speaks, as prompt code.v2 shows it: the participant's group and role from the transcript's
+    metadata ("nurse, ward 4"); None when the metadata says neither."""
+    if metadata is None:
+        return None
+    extra = {k.casefold(): v for k, v in metadata.extra.items()}
+    parts = [metadata.group, extra.get("role")]
+    seen: list[str] = []
+    for part in parts:
+        if part and part.strip() and part.strip() not in seen:
+            seen.append(part.strip())
+    return ", ".join(seen) or None
 
 
 def create(project: Project, llm: LLMOptions | None = None, dry_run: bool = False, **_: Any) -> LLMCoder:

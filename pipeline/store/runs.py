@@ -18,7 +18,16 @@ from pydantic import BaseModel
 
 from pipeline.codebook import Codebook
 from pipeline.errors import PrecodeError
-from pipeline.models import Grounding, Run, RunStatus, Segment, SegmentRole, Suggestion, utcnow
+from pipeline.models import (
+    Grounding,
+    Run,
+    RunStatus,
+    Segment,
+    SegmentRole,
+    Suggestion,
+    TranscriptMetadata,
+    utcnow,
+)
 
 
 class RunScope(BaseModel):
@@ -349,3 +358,15 @@ def transcript_speakers(conn: sqlite3.Connection, transcript_ids: Iterable[str])
                 ids):
             found[row[0]].add(row[1])
     return {i: frozenset(s) for i, s in found.items()}
+
+
+def transcript_metadata(conn: sqlite3.Connection, transcript_ids: Iterable[str]) -> dict[str, TranscriptMetadata]:
+    """transcript id -> its metadata (participant, group, site, date, further sidecar columns)."""
+    ids = sorted(set(transcript_ids))
+    found: dict[str, TranscriptMetadata] = {}
+    for i in range(0, len(ids), 900):  # below SQLite's smallest host-parameter limit
+        chunk = ids[i:i + 900]
+        for row in conn.execute(
+                f"SELECT id, metadata_json FROM transcripts WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            found[row[0]] = TranscriptMetadata.model_validate_json(row[1])
+    return found

@@ -44,7 +44,7 @@ class Reply:
 
 Handler = Callable[[dict], Reply]
 
-_LABEL = re.compile(r'<segment id="(S\d+)">')
+_LABEL = re.compile(r'<segment id="(S\d+)"[^>]*>')  # code.v2 may add a participant attribute
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
