@@ -167,16 +167,8 @@ def _map_piece(original: str) -> tuple[str, array[int], array[int]]:
     lf_orig, lf_norm = lf_points
     shortened: list[tuple[int, int, int]] = []   # (start, end, characters lost) in the LF text
     for word in _NON_ASCII_WORD.finditer(lf_text):
-        text = word.group()
-        if unicodedata.is_normalized("NFC", text):
-            continue
-        runs = [piece for run in _nfc_runs(text) for piece in _split_run(text, *run)]
-        pieces = [unicodedata.normalize("NFC", text[a:b]) for a, b in runs]
-        if "".join(pieces) != unicodedata.normalize("NFC", text):  # runs must normalize independently
-            raise AssertionError("NFC runs do not reproduce the normalized text")
         base = word.start()
-        shortened += [(base + a, base + b, (b - a) - len(piece)) for (a, b), piece in zip(runs, pieces)
-                      if len(piece) != b - a]
+        shortened += [(base + a, base + b, lost) for a, b, lost in _shortened_runs(word.group())]
     points = sorted(set(lf_norm).union(*(((a, b) for a, b, _ in shortened))))
     orig, norm = array("q"), array("q")
     lost, i = 0, 0
@@ -189,6 +181,18 @@ def _map_piece(original: str) -> tuple[str, array[int], array[int]]:
     if norm[-1] != len(normalized):
         raise AssertionError("offset map does not reach the end of the normalized text")
     return normalized, orig, norm
+
+
+@lru_cache(maxsize=1 << 16)
+def _shortened_runs(text: str) -> tuple[tuple[int, int, int], ...]:
+    """(start, end, characters lost) of each run of a word that NFC shortens; words repeat, so cached."""
+    if unicodedata.is_normalized("NFC", text):
+        return ()
+    runs = [piece for run in _nfc_runs(text) for piece in _split_run(text, *run)]
+    pieces = [unicodedata.normalize("NFC", text[a:b]) for a, b in runs]
+    if "".join(pieces) != unicodedata.normalize("NFC", text):  # runs must normalize independently
+        raise AssertionError("NFC runs do not reproduce the normalized text")
+    return tuple((a, b, (b - a) - len(piece)) for (a, b), piece in zip(runs, pieces) if len(piece) != b - a)
 
 
 def _newline_points(original: str) -> tuple[str, tuple[list[int], list[int]]]:
