@@ -44,7 +44,15 @@ from pipeline.llm.cache import cache_entry, cache_key
 from pipeline.llm.checks import CheckedProposal, CheckedSegment, check_segment
 from pipeline.llm.client import ChatClient, RequestFailed, Usage, preflight
 from pipeline.llm.failures import adaptation_rows
-from pipeline.llm.pricing import cost_usd, estimate_tokens, find_price
+from pipeline.llm.pricing import (
+    TOKENS_PER_MESSAGE,
+    TOKENS_PER_REPLY,
+    cost_usd,
+    count_prompt_tokens,
+    count_tokens,
+    estimate_tokens,
+    find_price,
+)
 from pipeline.llm.profiles import resolve
 from pipeline.llm.prompt import SegmentView, lead_ins, load_prompt, shorten_context
 from pipeline.llm.pseudonym import Pseudonymizer, Pseudonyms
@@ -111,6 +119,7 @@ class DryRunEstimate(BaseModel):
     max_request_tokens: int
     context_tokens: int
     narrowed: bool
+    tokenizer: str | None = None  # the BPE prompt tokens were counted with (None: 4 characters a token)
 
 
 @dataclass
@@ -225,6 +234,18 @@ class LLMCoder:
         """Tokens and cost of coding `segments`, from the rendered prompts; no network call is made."""
         batches = self._plan(segments, context)
         codes = context.codes
+        tokenizer = resolve(self.settings).tokenizer  # OpenAI models: their BPE; others at 4 characters a token
+        counted: dict[str, int] = {}  # content -> tokens (the system message is the same in every request)
+
+        def tokens(messages: list[dict[str, str]]) -> int:
+            if tokenizer is None:
+                return count_prompt_tokens(messages, None)
+            for m in messages:
+                if m["content"] not in counted:
+                    counted[m["content"]] = count_tokens(m["content"], tokenizer)
+            return sum(TOKENS_PER_MESSAGE + counted[m["content"]] + count_tokens(m["role"], tokenizer)
+                       for m in messages) + TOKENS_PER_REPLY
+
         requests = cached = chars = prompt_tokens = completion_tokens = 0
         for batch in batches:
             for key in batch.keys:
@@ -233,14 +254,14 @@ class LLMCoder:
                     cached += 1
                     continue
                 chars += batch.prompt_chars
-                prompt_tokens += estimate_tokens(batch.prompt_chars)
+                prompt_tokens += tokens(batch.messages)
                 completion_tokens += self.settings.output_tokens_per_segment * len(batch.segments)
         return DryRunEstimate(
             model=self.model, segments=len(segments), requests=requests, cached_requests=cached, prompt_chars=chars,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             cost_usd=cost_usd(self.price, prompt_tokens, completion_tokens),
             max_request_tokens=max((self._request_tokens(b) for b in batches), default=0),
-            context_tokens=self.settings.context_tokens, narrowed=self._narrowing(codes),
+            context_tokens=self.settings.context_tokens, narrowed=self._narrowing(codes), tokenizer=tokenizer,
         )
 
     def prompts(self, segments: list[Segment], context: CodingContext) -> list[list[dict[str, str]]]:

@@ -10,15 +10,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.codebook import LEAF_LEVEL, Codebook
-from pipeline.coders.base import CoderSettingsError, CodingContext
+from pipeline.coders.base import CoderSettingsError
 from pipeline.coders.llm import LLMCoder
 from pipeline.coding import coding_context, select_segments
 from pipeline.errors import PrecodeError
 from pipeline.grounding import evidence_note
-from pipeline.llm.pricing import CHARS_PER_TOKEN, cost_usd, count_prompt_tokens
+from pipeline.llm.pricing import CHARS_PER_TOKEN, estimate_tokens
 from pipeline.llm.profiles import resolve
 from pipeline.llm.report import run_report
-from pipeline.models import Run, Segment
+from pipeline.models import Run
 from pipeline.project import Project
 from pipeline.store.llm import adaptations, reasoning_tokens, ungrounded_model_quotes
 
@@ -35,53 +35,37 @@ def print_estimate(console: Console, project: Project, coder: LLMCoder, codebook
     level = level or LEAF_LEVEL
     context = coding_context(project, "", codebook, codebook.at_level(level), level, segments)
     est = coder.estimate(segments, context)
-    counted, tokenizer = counted_prompt_tokens(coder, segments, context, est.prompt_tokens)
+    tokenizer = est.tokenizer  # prompt tokens counted with the model's BPE (OpenAI models), else estimated
     table = Table("dry run (nothing sent)", "estimate", show_header=True)
     table.add_row("model", est.model)
     table.add_row("segments", str(est.segments))
     table.add_row("requests", f"{est.requests} ({est.cached_requests} answered from the cache)")
     table.add_row("candidate narrowing", "on" if est.narrowed else "off (full codebook)")
     table.add_row("prompt characters", f"{est.prompt_chars:,}")
-    if counted is None:
+    if tokenizer is None:
         table.add_row("prompt tokens", f"~{est.prompt_tokens:,}")
     else:
-        table.add_row("prompt tokens", f"{counted:,} (counted with {tokenizer}; {est.prompt_tokens:,} at "
-                                       f"{CHARS_PER_TOKEN} characters a token)")
+        table.add_row("prompt tokens", f"{est.prompt_tokens:,} (counted with {tokenizer}; "
+                                       f"{estimate_tokens(est.prompt_chars):,} at {CHARS_PER_TOKEN} characters a token)")
     table.add_row("completion tokens", f"~{est.completion_tokens:,}")
     shape = resolve(coder.settings)
     if shape.reasoning:
         table.add_row("reasoning tokens", "not included: a reasoning model's hidden reasoning is billed as completion "
                                           f"tokens (reasoning_effort {shape.reasoning_effort or 'default'}); "
                                           "'precode llm check' shows one request's")
-    cost = est.cost_usd if counted is None else cost_usd(coder.price, counted, est.completion_tokens)
+    cost = est.cost_usd
     table.add_row("cost", _money(cost, est.model))
     factor = coder.settings.batch_price_factor
     table.add_row("cost with --batch", _money(None if cost is None else cost * factor, est.model)
                   + " (provider Batch API: results within 24 h)")
     table.add_row("largest request", f"~{est.max_request_tokens:,} of {est.context_tokens:,} context tokens")
     console.print(table)
-    how = (f"Prompt tokens are counted with the model's tokenizer ({tokenizer})" if counted is not None
+    how = (f"Prompt tokens are counted with the model's tokenizer ({tokenizer})" if tokenizer is not None
            else f"Tokens are estimated at {CHARS_PER_TOKEN} characters per token")
     console.print(f"[dim]{how}; completion tokens at {escape('[llm]')} output_tokens_per_segment per segment.[/]")
     if est.max_request_tokens > est.context_tokens:
         console.print("[red]The largest request does not fit the context window:[/] lower --batch-size or use "
                       "--candidates K.")
-
-
-def counted_prompt_tokens(coder: LLMCoder, segments: list[Segment], context: CodingContext,
-                          estimated: int) -> tuple[int | None, str | None]:
-    """The estimate's prompt tokens counted with the model's OpenAI tokenizer (None without one).
-
-    The estimate leaves out requests already answered from the cache; the count keeps that share:
-    the estimate times the ratio of counted to estimated tokens over all the run's requests.
-    """
-    tokenizer = resolve(coder.settings).tokenizer
-    if tokenizer is None or not estimated:
-        return None, None
-    prompts = coder.prompts(segments, context)
-    counted = sum(count_prompt_tokens(messages, tokenizer) for messages in prompts)
-    rough = sum(count_prompt_tokens(messages, None) for messages in prompts)
-    return round(estimated * counted / rough), tokenizer
 
 
 def with_flags(exc: CoderSettingsError) -> PrecodeError:

@@ -2,9 +2,10 @@
 
 Prices are US dollars per million tokens from `[llm.prices]`; a model matches its own entry, or
 else the longest entry its name starts with ("gpt-4o-mini-2024-07-18" uses "gpt-4o-mini").
-Estimates count 4 characters per token, OpenAI's rule of thumb for English text; no tokenizer is
-needed, so `--dry-run` works offline for any model. Expect real counts within about ±20 %.
-`count_tokens` / `count_prompt_tokens` count exactly with an OpenAI BPE (o200k_base for gpt-4o,
+`--dry-run` (LLMCoder.estimate) counts a model's prompt tokens with its tokenizer when the model
+profiles name one (OpenAI models); other models are estimated at 4 characters per token, OpenAI's
+rule of thumb for English text (expect real counts within about ±20 %), which also serves the
+context-window check before a run. `count_tokens` / `count_prompt_tokens` count exactly with an OpenAI BPE (o200k_base for gpt-4o,
 gpt-4.1, o-series and gpt-5; cl100k_base for gpt-4 and gpt-3.5, as the model profiles say) from the
 bpe-openai package, which ships the BPE files (tiktoken downloads them at run time, which an
 offline machine cannot); chat messages add OpenAI's documented 3 tokens each and 3 for the reply.

@@ -31,6 +31,7 @@ from pipeline.coders.llm import LLMOptions
 from pipeline.coding import coding_context
 from pipeline.errors import PrecodeError
 from pipeline.interchange.tabular import export_rows
+from pipeline.llm.pricing import count_prompt_tokens
 from pipeline.llm.prompt import load_prompt
 from pipeline.llm.report import run_report
 from pipeline.models import Grounding, RunStatus
@@ -334,7 +335,10 @@ def test_dry_run_estimates_tokens_and_cost_without_sending_anything(stub, make_p
     segments = participant_segments(project)
     est = coder.estimate(segments, coding_context(project, "", nasss, nasss.at_level("leaf"), "leaf", segments))
     assert (est.segments, est.requests, est.cached_requests) == (4, 2, 0)
-    assert est.prompt_chars > 2 * 30_000 and est.prompt_tokens == pytest.approx(est.prompt_chars / 4, rel=0.01)
+    # gpt-4o-mini: prompt tokens counted with its BPE (issue 11; this asserted 4 characters a token before)
+    exact = sum(count_prompt_tokens(m, "o200k_base") for m in coder.prompts(segments, coding_context(
+        project, "", nasss, nasss.at_level("leaf"), "leaf", segments)))
+    assert est.prompt_chars > 2 * 30_000 and est.tokenizer == "o200k_base" and est.prompt_tokens == exact
     assert est.completion_tokens == 4 * 120
     assert est.cost_usd == pytest.approx((est.prompt_tokens * 0.15 + est.completion_tokens * 0.60) / 1e6)
     assert stub.requests == [] and project.db.runs() == []
