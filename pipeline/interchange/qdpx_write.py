@@ -161,7 +161,7 @@ def _metadata(transcript: Transcript) -> dict[str, str]:
 def _machine_codings(project: Project, options: ExportOptions) -> CodingSet | None:
     if not options.machine:
         return None
-    if options.run_id is None and not any(r.status is RunStatus.completed for r in project.db.runs()):
+    if options.run_id is None and not any(r.status in (RunStatus.completed, RunStatus.incomplete) for r in project.db.runs()):
         return None  # nothing coded by precode yet: the export holds the imported project alone
     return select_codings(project, options.run_id, options.include_all, options.reviewer)
 

@@ -48,6 +48,11 @@ def test_a_run_with_failed_segments_ends_incomplete_and_status_export_and_review
     assert f"run {run.id} is incomplete (2 segments failed" in exported.output
     assert (project.root / "export.csv").read_text(encoding="utf-8").count("\n") == 1 + run.counts["suggestions"]
 
+    from pipeline.interchange.qdpx_write import ExportOptions, write_qdpx
+
+    summary = write_qdpx(project, project.root / "p.qdpx", options=ExportOptions(include_all=True))
+    assert summary.run_id == run.id  # the project export carries the incomplete run's codings too
+
     session = ReviewSession.open(project, None, "alice")
     assert session.run.id == run.id
     assert project.db.incomplete_note() is not None and project.db.incomplete_note(run.id[:10]) is not None
