@@ -218,7 +218,8 @@ def main() -> None:
     print(f"corpus: {args.sources} sources x ~{args.chars:,} characters (CRLF, NFD accents, emoji), "
           f"{n:,} codings by 3 users; .qdpx {size_mb:.1f} MB")
     print(f"import .qdpx:        {t_import:7.2f} s  ({n / t_import:,.0f} codings/s, {args.sources / t_import:.1f} sources/s)")
-    print(f"export .qdpx --all:  {t_export:7.2f} s  ({summary.codings:,} of {suggestions:,} suggestions)")
+    print(f"export .qdpx --all:  {t_export:7.2f} s  ({summary.codings:,} codings: the {summary.imported_codings:,} "
+          f"imported and {summary.codings - summary.imported_codings:,} of {suggestions:,} suggestions)")
     print(f"export .xlsx --all:  {t_xlsx:7.2f} s  ({rows:,} rows)")
     print(f"peak RSS:            {peak_mb:7.0f} MB")
 
