@@ -152,3 +152,24 @@ def test_a_10_mb_source_is_imported_and_exported_in_memory_bounded_by_a_few_time
     # find_turns lists (several hundred bytes a turn) while the transcript is segmented.
     assert results["import"]["above_baseline"] < 15 * size, results
     assert results["export"]["above_baseline"] < 6.5 * size, results
+
+
+def test_the_position_map_built_in_pieces_and_from_bytes_equals_the_one_built_whole(monkeypatch):
+    """The map is built a piece at a time (ending after an LF) and from UTF-8 bytes without decoding the
+    whole original; cuts must change nothing: same normalized text, same position for every position."""
+    import random
+
+    from pipeline.ingest.decode import normalize_text
+    from pipeline.interchange import offsets
+
+    rng = random.Random(14)
+    alphabet = ["a", "e", "\u0301", "\u0327", "c", "\r\n", "\n", "\r", " ", "😀", "\u200d", "\u1100", "\u1161", "é"]
+    for _ in range(150):
+        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 120)))
+        monkeypatch.setattr(offsets, "_PIECE", 1 << 20)
+        whole = offsets.OffsetMap(raw)
+        monkeypatch.setattr(offsets, "_PIECE", rng.randint(1, 12))
+        for pieces in (offsets.OffsetMap(raw), offsets.OffsetMap(raw.encode()), offsets.OffsetMap(bytearray(raw.encode()))):
+            assert pieces.normalized == whole.normalized == normalize_text(raw)
+            assert [(pieces.start(p), pieces.end(p)) for p in range(len(raw) + 1)] == \
+                   [(whole.start(p), whole.end(p)) for p in range(len(raw) + 1)], repr(raw)
