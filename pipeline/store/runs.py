@@ -198,7 +198,7 @@ class RunStore:
                 "were coded — re-run the same 'precode code' command to code the rest")
 
     def update_run_counts(self, run_id: str, counts: dict[str, int]) -> None:
-        """The counts of a run that stays open (some segments failed; a re-run finishes it)."""
+        """The counts of a run that stays running (segments still pending, e.g. in a provider batch)."""
         self.conn.execute("UPDATE runs SET counts_json = ? WHERE id = ?", (json.dumps(counts, sort_keys=True), run_id))
 
     def _run_from_row(self, row: sqlite3.Row) -> Run:
