@@ -115,10 +115,8 @@ def human_codes(project: Project, from_coders: list[str], reviews: bool = True) 
     if reviews:
         decisions = current_decisions(project.db)
         if decisions:
-            placeholders = ",".join("?" * len(decisions))
-            suggested = {r[0]: (r[1], r[2], r[3], r[4]) for r in project.db.conn.execute(
-                f"SELECT id, segment_id, code_id, quote_start, quote_end FROM suggestions WHERE id IN ({placeholders})",
-                list(decisions))}
+            suggested = {s.id: (s.segment_id, s.code_id, s.quote_start, s.quote_end)
+                         for s in project.db.suggestions_by_id(decisions).values()}
             for suggestion_id, decision in decisions.items():
                 if suggestion_id not in suggested or suggested[suggestion_id][0] not in by_id:
                     continue
