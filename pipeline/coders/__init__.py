@@ -23,7 +23,7 @@ from pipeline.errors import PrecodeError
 from pipeline.project import Project
 
 ENTRY_POINT_GROUP = "precode.coders"
-BUILTIN = {"similarity": "pipeline.coders.similarity:create", "llm": "pipeline.coders.llm:create",
+BUILTIN = {"similarity": "pipeline.coders.similarity:create", "llm": "pipeline.coders.llm_factory:create",
            "learned": "pipeline.coders.learned:create"}
 CODERS = tuple(BUILTIN)
 

@@ -60,7 +60,6 @@ from pipeline.llm.records import CallRecord, SuggestionProvenance, call_row, pro
 from pipeline.llm.report import report_from_totals
 from pipeline.llm.vote import majority
 from pipeline.models import Code, Segment, Suggestion, TranscriptMetadata
-from pipeline.project import Project
 from pipeline.settings import LLMSettings
 from pipeline.store.llm import LLMRecord
 from pipeline.store.runs import RunTotals
@@ -485,12 +484,3 @@ def participant(metadata: TranscriptMetadata | None) -> str | None:
         if part and part.strip() and part.strip() not in seen:
             seen.append(part.strip())
     return ", ".join(seen) or None
-
-
-def create(project: Project, llm: LLMOptions | None = None, dry_run: bool = False, **_: Any) -> LLMCoder:
-    """The registry's factory: the `[llm]` settings with `llm` options laid over them."""
-    if llm is not None and llm.batch:
-        from pipeline.llm.batch import BATCHES_DIR, BatchLLMCoder
-
-        return BatchLLMCoder(effective_settings(project.settings.llm, llm), project.root / BATCHES_DIR, dry_run=dry_run)
-    return LLMCoder(effective_settings(project.settings.llm, llm or LLMOptions()), dry_run=dry_run)
