@@ -4,6 +4,8 @@ an interrupted command (what was saved)."""
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -65,10 +67,19 @@ def interrupted_message(db: Database, before: set[str]) -> str:
 
 @contextmanager
 def report_interrupt(db: Database) -> Iterator[None]:
-    """Around `precode code`: on Ctrl-C print which run stopped and what it saved, then exit 130."""
+    """Around `precode code`: on Ctrl-C print which run stopped and what it saved, then exit 130.
+
+    Everything stored is committed by then, so the process leaves at once (`os._exit`): a normal
+    interpreter shutdown waits on the embedding runtime's and chromadb's threads, and a Ctrl-C landing
+    there ended the process by the signal (exit -2) instead of with 130 and the message.
+    """
     before = {r[0] for r in db.conn.execute("SELECT id FROM runs")}
     try:
         yield
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the message short
         sys.stderr.write(interrupted_message(db, before) + "\n")
-        raise SystemExit(130) from None
+        sys.stderr.flush()
+        sys.stdout.flush()
+        db.close()
+        os._exit(130)
