@@ -49,7 +49,8 @@ from pipeline.interchange.qdpx_import import imported_colors
 from pipeline.interchange.refi import PROJECT_NS, code_description, guid, local, machine_user_name, sub
 from pipeline.models import RunStatus, Transcript
 from pipeline.project import Project
-from pipeline.store.refi import AnnotationRow, ImportedState, all_annotations, imported_state
+from pipeline.store.annotations import Annotation
+from pipeline.store.refi import ImportedState, all_annotations, imported_state
 
 _QUOTE_NAME_CHARS = 60
 
@@ -129,7 +130,7 @@ def _selection_description(coding: ExportCoding, codings: CodingSet) -> str:
     return "\n".join(lines)
 
 
-def _transcripts(project: Project, codings: CodingSet | None, annotations: list[AnnotationRow]) -> list[Transcript]:
+def _transcripts(project: Project, codings: CodingSet | None, annotations: list[Annotation]) -> list[Transcript]:
     """Every current transcript, and older versions that codings point at, in name order.
 
     The current ones are read without their text and turns (`_text` gives a text when a selection
@@ -176,7 +177,7 @@ class _Code(BaseModel):
 
 
 def _code_tree(state: ImportedState, codebook: Codebook | None, colors: dict[str, str],
-               annotations: list[AnnotationRow]) -> tuple[list[_Code], dict[str, str]]:
+               annotations: list[Annotation]) -> tuple[list[_Code], dict[str, str]]:
     """The codes to write (tree order) and code id → GUID: imported codes first, then the run's codebook."""
     codes: dict[str, _Code] = {}
     by_id: dict[str, str] = {}
@@ -331,7 +332,7 @@ def build_project(project: Project, options: ExportOptions | None = None) -> tup
                                f"codebook {codebook.id} {codebook.version}",
                                hint="correct the decision to a code of the run's codebook, then export again")
         by_transcript.setdefault(coding.suggestion.transcript_id, []).append(coding)
-    human: dict[str, list[AnnotationRow]] = {}
+    human: dict[str, list[Annotation]] = {}
     for a in annotations:
         human.setdefault(a.transcript_id, []).append(a)
 
@@ -403,10 +404,10 @@ def _text(project: Project, transcript: Transcript) -> Callable[[], str]:
 
 
 def _human_selections(source: etree._Element, transcript: Transcript, text: Callable[[], str],
-                      annotations: list[AnnotationRow],
+                      annotations: list[Annotation],
                       state: ImportedState, user_guids: dict[str, str], code_guids: dict[str, str]) -> None:
     """The people's codings of one transcript, one PlainTextSelection per imported selection (several codings each)."""
-    groups: dict[tuple[str, int, int], list[AnnotationRow]] = {}
+    groups: dict[tuple[str, int, int], list[Annotation]] = {}
     taken: dict[str, tuple[int, int]] = {}
     for a in annotations:
         origin = state.codings.get(a.id)
@@ -422,7 +423,7 @@ def _human_selections(source: etree._Element, transcript: Transcript, text: Call
         user = user_guids[first.coder]
         selection = sub(source, PROJECT_NS, "PlainTextSelection", guid=selection_guid, name=name,
                         startPosition=str(start), endPosition=str(end), creatingUser=user,
-                        creationDateTime=_timestamp(datetime.fromisoformat(first.created_at)))
+                        creationDateTime=_timestamp(first.created_at))
         if first.note:
             sub(selection, PROJECT_NS, "Description", first.note)
         for a in rows:
@@ -430,7 +431,7 @@ def _human_selections(source: etree._Element, transcript: Transcript, text: Call
             coding = sub(selection, PROJECT_NS, "Coding",
                          guid=row.coding_guid if row else guid("coding", f"annotation:{a.id}"),
                          creatingUser=user_guids[a.coder],
-                         creationDateTime=_timestamp(datetime.fromisoformat(a.created_at)))
+                         creationDateTime=_timestamp(a.created_at))
             sub(coding, PROJECT_NS, "CodeRef", targetGUID=code_guids[a.code_id])
 
 

@@ -11,6 +11,9 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from pipeline.store.annotations import Annotation
 
 
 @dataclass(frozen=True)
@@ -146,23 +149,9 @@ def imported_state(conn: sqlite3.Connection) -> ImportedState:
     return state
 
 
-@dataclass(frozen=True)
-class AnnotationRow:
-    id: str
-    coder: str
-    source: str
-    transcript_id: str
-    start: int
-    end: int
-    code_id: str
-    code_label: str | None
-    note: str | None
-    created_at: str
-
-
-def all_annotations(conn: sqlite3.Connection) -> list[AnnotationRow]:
+def all_annotations(conn: sqlite3.Connection) -> list[Annotation]:
     """Every human coding in the project (imported from QDA software or a table), in a stable order."""
     rows = conn.execute('SELECT id, coder, source, transcript_id, start, "end", code_id, code_label, note, created_at'
                         ' FROM annotations ORDER BY transcript_id, start, "end", code_id, id')
-    return [AnnotationRow(r["id"], r["coder"], r["source"], r["transcript_id"], r["start"], r["end"], r["code_id"],
-                          r["code_label"], r["note"], r["created_at"]) for r in rows]
+    return [Annotation(r["id"], r["coder"], r["source"], r["transcript_id"], r["start"], r["end"], r["code_id"],
+                       r["code_label"], r["note"], datetime.fromisoformat(r["created_at"])) for r in rows]
