@@ -78,10 +78,13 @@ def export_codings(project: Project, fmt: str, out: Path, run_id: str | None, in
         if summary.run_id is None:
             return out
     elif fmt == "xlsx":
-        from pipeline.interchange.xlsx import write_xlsx
+        from pipeline.interchange.xlsx import EXCEL_MAX_ROWS, write_xlsx_sheets
 
-        n = write_xlsx(project, out, run_id, include_all, reviewer)
+        n, sheets = write_xlsx_sheets(project, out, run_id, include_all, reviewer)
         console.print(f"Wrote {n} {what} to [bold]{out}[/]")
+        if sheets > 1:
+            err.print(f"[yellow]note[/] more rows than one Excel sheet holds ({EXCEL_MAX_ROWS:,} with the header): "
+                      f"the codings continue over {sheets} sheets ('codings', 'codings (2)', ...), each with its header")
     else:
         from pipeline.interchange.tabular import write_codings_table
 

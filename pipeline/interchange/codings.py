@@ -13,6 +13,7 @@ CSV/JSONL exports write.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,14 +122,18 @@ def coding_rows(codings: CodingSet) -> list[dict[str, Any]]:
     `decision_time_utc` is a naive UTC datetime (None without a decision). A code added by hand has
     coder 'reviewer', the reviewer as model, its manual run's id, and no suggested code or score.
     """
-    rows: list[dict[str, Any]] = []
+    return list(iter_coding_rows(codings))
+
+
+def iter_coding_rows(codings: CodingSet) -> Iterator[dict[str, Any]]:
+    """`coding_rows` one at a time, for writers that stream (the exports never hold the rows as well)."""
     book = codings.codebook
     for c in codings.codings:
         t = codings.transcripts[c.suggestion.transcript_id]
         code = book.by_id.get(c.code_id)
         decided = c.decided_at.astimezone(UTC).replace(tzinfo=None) if c.decided_at else None
         manual = c.added_by_reviewer
-        rows.append({
+        yield {
             "transcript": t.name, "transcript_version": t.version, "participant": t.metadata.participant_id or "",
             "group": t.metadata.group or "", "site": t.metadata.site or "", "code_id": c.code_id,
             "code_label": code.label if code else "", "code_path": book.path(c.code_id) if code else "",
@@ -138,5 +143,4 @@ def coding_rows(codings: CodingSet) -> list[dict[str, Any]]:
             "suggested_code_id": "" if manual else c.suggestion.code_id,
             "score": None if manual else c.suggestion.score, "grounding": c.suggestion.grounding.value,
             "evidence": codings.evidence.get(c.suggestion.id, ""), "coder": c.run.coder, "model": c.run.model or "", "run_id": c.run.id, "suggestion_id": c.suggestion.id,
-        })
-    return rows
+        }
