@@ -50,6 +50,7 @@ from pipeline.review.models import (
     Disagreement,
     DismissIn,
     Item,
+    LearnStatus,
     MissedIn,
     PassageFilter,
     PassageQueueView,
@@ -317,6 +318,16 @@ def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0
     @app.get("/api/progress")
     def progress(reviewer: str | None = None) -> Progress:
         return locked(lambda: session.progress(reviewer or None))
+
+    @app.get("/api/learn")
+    def learn_status() -> LearnStatus:
+        """The session's learned model (review --learn): what it was last trained on, what it proposed."""
+        return locked(session.learn_status)
+
+    @app.post("/api/learn/retrain")
+    def retrain() -> LearnStatus:
+        """Retrain on the decisions so far, re-rank the 'learned' order, propose codes (takes seconds)."""
+        return locked(session.retrain)
 
     @app.get("/api/proposals")
     def proposals(state: str | None = None) -> list[ProposalView]:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from pipeline.errors import PrecodeError
 from pipeline.project import find_project
 from pipeline.terminal import ProjectOption, console, err
 
@@ -26,9 +27,21 @@ def review(
     no_browser: Annotated[bool, typer.Option(
         "--no-browser", help="Do not open a browser; just print the URL.")] = False,
     tui: Annotated[bool, typer.Option("--tui", help="Review in this terminal instead (no browser needed).")] = False,
+    learn: Annotated[bool, typer.Option(
+        "--learn", help="Review learns: retrain the learned model on the decisions as you go, order the queue by "
+                        "its uncertainty and propose codes the run's coder did not suggest.")] = False,
+    retrain_every: Annotated[int, typer.Option(
+        help="With --learn: retrain after this many decisions (0: only when you ask).", min=0)] = 10,
+    propose_min: Annotated[float, typer.Option(
+        help="With --learn: propose a code the model gives at least this probability (above 1: propose nothing).",
+        min=0.5)] = 0.8,
+    from_coder: Annotated[list[str] | None, typer.Option(
+        help="With --learn: also learn from this coder's annotations (repeatable; a learned run's own by default).")
+    ] = None,
     project: ProjectOption = None,
 ) -> None:
     """Review a run's suggestions: accept, reject or correct each; every decision is saved at once."""
+    from pipeline.review.active import LearnSettings
     from pipeline.review.server import (
         bind_socket,
         browser_available,
@@ -38,13 +51,26 @@ def review(
     )
     from pipeline.review.service import ReviewSession
 
-    session = ReviewSession.open(find_project(project), run, reviewer)
+    settings = None
+    if learn:
+        settings = LearnSettings(every=retrain_every, propose=propose_min <= 1, propose_min=propose_min,
+                                 from_coders=list(from_coder or []))
+    elif retrain_every != 10 or propose_min != 0.8 or from_coder:
+        raise PrecodeError("--retrain-every, --propose-min and --from-coder belong to --learn",
+                           hint="add --learn, or leave them out")
+    session = ReviewSession.open(find_project(project), run, reviewer, learn=settings)
     progress = session.progress()
     r = session.run
     console.print(f"Reviewing run [bold]{r.id}[/] ({r.coder}{', ' + r.model if r.model else ''}; "
                   f"{session.codebook.id} {session.codebook.version}, level {r.level or 'any'}) as "
                   f"[bold]{session.reviewer}[/]: {progress.reviewed} of {progress.total} suggestions reviewed.",
                   highlight=False)
+    if session.learner is not None:
+        status = session.learn_status()
+        console.print(f"Learning: trained in {status.seconds:.1f} s on {status.training_segments} human-coded segments; "
+                      f"{status.proposals_total} codes proposed by the learned model in this run; queue order "
+                      f"'learned' (least certain first); retraining "
+                      + (f"every {status.every} decisions." if status.every else "when you ask."), highlight=False)
     if note := session.project.db.incomplete_note(r.id):
         err.print(f"[yellow]note[/] {note}", highlight=False, soft_wrap=True)
     if tui:

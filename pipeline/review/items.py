@@ -13,11 +13,13 @@ from pipeline.review.models import (
     ContextInfo,
     DecisionView,
     Item,
+    LearnedProvenance,
     SegmentCode,
     SegmentInfo,
     TranscriptInfo,
 )
 from pipeline.store import decisions as decision_store
+from pipeline.store import proposals as proposal_store
 from pipeline.store import review as review_store
 from pipeline.store.decisions import StandingDecision
 from pipeline.store.llm import evidence_notes
@@ -110,11 +112,16 @@ def load_item(conn: sqlite3.Connection, suggestion_id: str, run: Run, codebook: 
             effective_code = lookup_code(codebook, mine.code_id)
         effective_start, effective_end = mine.quote_start, mine.quote_end
     others = segment_codes(conn, row.segment_id, run, codebook, reviewer, manual_run_id, exclude=suggestion_id)
+    learned = proposal_store.learned_proposals(conn, [row.id]).get(row.id)
+    proposed_by = None if learned is None else LearnedProvenance(
+        model=learned.model, reviewer=learned.reviewer, training_segments=learned.training_segments,
+        training_units=learned.training_units, probability=learned.probability, at=learned.created_at)
     return Item(
         id=row.id, run_id=row.run_id, position=row.position, transcript=transcript, segment=segment,
         context=context, code=lookup_code(codebook, row.code_id), quote=row.quote,
         quote_start=row.quote_start, quote_end=row.quote_end, grounding=Grounding(row.grounding),
-        score=row.score, score_kind=score_kind(row.coder), rationale=row.rationale or None,
+        score=row.score, score_kind="confidence" if proposed_by else score_kind(row.coder),
+        rationale=row.rationale or None, proposed_by=proposed_by,
         coder=row.coder, model=row.model, evidence=evidence_notes(conn, [row.id]).get(row.id), mine=mine,
         effective_code=effective_code,
         effective_start=effective_start, effective_end=effective_end, others_on_segment=others,

@@ -35,6 +35,7 @@ class Status(StrEnum):
 class Order(StrEnum):
     position = "position"        # transcript by transcript, in reading order
     uncertainty = "uncertainty"  # lowest score (confidence or similarity) first
+    learned = "learned"          # the retrained learned model least sure first (|p - 0.5|; review --learn)
 
 
 class QueueFilter(BaseModel):
@@ -120,6 +121,34 @@ class SegmentCode(BaseModel):
     outcome: str | None = None
 
 
+class LearnedProvenance(BaseModel):
+    """Which model proposed a code the run's coder had not suggested, trained on how much, when."""
+
+    model: str
+    reviewer: str = Field(description="whose review session retrained the model")
+    training_segments: int
+    training_units: int
+    probability: float
+    at: datetime
+
+
+class LearnStatus(BaseModel):
+    """The learned model of a review session (review --learn): what it was last trained on and did."""
+
+    enabled: bool
+    model: str | None = None
+    trained_at: datetime | None = None
+    seconds: float | None = Field(None, description="how long the last retrain took (training, scoring, proposing)")
+    training_segments: int = 0
+    training_units: int = 0
+    examples: dict[str, int] = Field(default_factory=dict)
+    decisions_since: int = Field(0, description="decisions made in this session since the last retrain")
+    every: int = Field(0, description="retrain after this many decisions (0: only when asked)")
+    ranked: int = Field(0, description="suggestions of the run the model scored (the learned order)")
+    proposed: int = Field(0, description="codes the last retrain proposed")
+    proposals_total: int = Field(0, description="codes the learned model proposed in this run so far")
+
+
 class Item(BaseModel):
     """Everything the review screen shows for one suggestion."""
 
@@ -148,6 +177,10 @@ class Item(BaseModel):
     others_on_segment: list[SegmentCode] = Field(default_factory=list)
     version: int = Field(0, description="id of the latest decision anyone made on it (0: none); send it back as "
                                         "'seen' with a decision to be warned when someone decided it since")
+    proposed_by: LearnedProvenance | None = Field(
+        None, description="set when the learned model proposed this code while the run was reviewed (review --learn)")
+    learned_probability: float | None = Field(
+        None, description="the retrained learned model's probability of this code here (review --learn)")
 
 
 class QueueView(BaseModel):
@@ -248,6 +281,8 @@ class SessionInfo(BaseModel):
     transcripts: list[TranscriptInfo]
     reasons: dict[str, str]
     proposals_open: int
+    learn: LearnStatus = Field(default_factory=lambda: LearnStatus(enabled=False),
+                               description="the session's learned model (review --learn)")
 
 
 class ProposalView(BaseModel):

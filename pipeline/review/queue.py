@@ -49,6 +49,16 @@ class QueueIndex:
         self.watermark = _max_decision_id(conn)
         self._segment_ids: list[str] | None = None
 
+    def set_order(self, order: Order, places: np.ndarray) -> None:
+        """Set an order computed elsewhere (the learned order): `places[k]` is the item at queue place k."""
+        assert len(places) == len(self.ids)
+        self.order[order] = np.asarray(places, dtype=np.int64)
+        self.rank[order] = np.argsort(self.order[order], kind="stable")
+
+    def code_ids(self) -> list[str]:
+        """Each item's code id, in reading order."""
+        return [self.codes[k] for k in self.code.tolist()]
+
     def segment_ids(self, conn: sqlite3.Connection) -> list[str]:
         """Each item's segment, in reading order (loaded on first use: only the passage walk needs it)."""
         if self._segment_ids is None:

@@ -21,6 +21,7 @@ from pipeline.errors import PrecodeError
 from pipeline.models import Grounding, Run, Suggestion, utcnow
 from pipeline.project import Project
 from pipeline.review import proposals
+from pipeline.review.active import ActiveLearner, LearnSettings
 from pipeline.review.errors import Conflict, NotFound
 from pipeline.review.items import MANUAL_CODER, code_info, load_item, scope_decision, score_kind, segment_codes, standing
 from pipeline.review.items import passage as passage_parts
@@ -36,7 +37,9 @@ from pipeline.review.models import (
     DecisionView,
     Disagreement,
     Item,
+    LearnStatus,
     MissedIn,
+    Order,
     PassageFilter,
     PassageQueueView,
     PassageView,
@@ -89,9 +92,14 @@ class ReviewSession:
     _scope: tuple[list[str], QueueIndex] | None = field(default=None, repr=False)
     _passages: tuple[list[review_store.SegmentRow], dict[str, int], np.ndarray, QueueIndex] | None = field(
         default=None, repr=False)
+    learner: ActiveLearner | None = field(default=None, repr=False)
+    _learned_for: tuple[QueueIndex, int] | None = field(default=None, repr=False)  # (queue, training) ranked
+    _trainings: int = field(default=0, repr=False)
 
     @classmethod
-    def open(cls, project: Project, run_id: str | None = None, reviewer: str | None = None) -> ReviewSession:
+    def open(cls, project: Project, run_id: str | None = None, reviewer: str | None = None,
+             learn: LearnSettings | None = None) -> ReviewSession:
+        """A review session; with `learn`, it retrains the learned model as it goes (trained once now)."""
         run = project.db.run(run_id)
         # WAL + synchronous=NORMAL already survives a killed process; FULL also survives a power cut,
         # for a fraction of a millisecond per decision (see docs/benchmarks/review.md)
@@ -101,6 +109,9 @@ class ReviewSession:
         ensure_queue(project.db, run.id)
         session._manual_run_id = session._find_manual_run(project.db.conn)
         session._queue().statuses(project.db.conn, session.reviewer)  # load now, not on the first keystroke
+        if learn is not None:
+            session.learner = ActiveLearner(project, run, session.codebook, session.reviewer, learn)
+            session.retrain()
         return session
 
     @property
@@ -120,20 +131,65 @@ class ReviewSession:
                         status=run.status.value, started_at=run.started_at, suggestions=total),
             reviewer=self.reviewer, reviewers=sorted(reviewers | {self.reviewer}), score_kind=score_kind(run.coder),
             codes=[code_info(self.codebook, c) for c in self.codebook.codes], transcripts=transcripts,
-            reasons=REJECT_REASONS, proposals_open=proposals.count_open(self.conn, run.id),
+            reasons=REJECT_REASONS, proposals_open=proposals.count_open(self.conn, run.id), learn=self.learn_status(),
         )
 
     def item(self, suggestion_id: str) -> Item:
-        return load_item(self.conn, suggestion_id, self.run, self.codebook, self.reviewer, self._manual_run_id)
+        item = load_item(self.conn, suggestion_id, self.run, self.codebook, self.reviewer, self._manual_run_id)
+        if self.learner is not None:
+            item.learned_probability = self.learner.probability(item.segment.id, item.code.id)
+        return item
 
     def _queue(self) -> QueueIndex:
         """The run's queue in memory, rebuilt when a run that is still being coded has grown."""
         if self._index is None or (self.run.status.value in ("running", "incomplete")
                                    and ensure_queue(self.project.db, self.run.id) != len(self._index)):
             self._index = QueueIndex(self.conn, self.run.id)
+        if self.learner is not None and self._learned_for != (self._index, self._trainings):
+            self._rank(self._index)
         return self._index
 
+    # -- review learns (--learn) ------------------------------------------------------------------
+    def _rank(self, queue: QueueIndex) -> None:
+        """The learned order: the model least sure first (|p - 0.5|), then reading order."""
+        assert self.learner is not None
+        u = self.learner.uncertainty(queue.segment_ids(self.conn), queue.code_ids())
+        queue.set_order(Order.learned, np.lexsort((np.arange(len(u)), u)))
+        self.learner.status.ranked = int(np.isfinite(u).sum())
+        self._learned_for = (queue, self._trainings)
+
+    def learn_status(self) -> LearnStatus:
+        if self.learner is None:
+            return LearnStatus(enabled=False)
+        return self.learner.status
+
+    def retrain(self) -> LearnStatus:
+        """Retrain the learned model on the decisions so far, re-rank the queue, propose codes (review --learn)."""
+        if self.learner is None:
+            raise PrecodeError("this review session does not learn",
+                               hint="start it with: precode review --learn")
+        status = self.learner.retrain()
+        self._trainings += 1
+        self._index = None  # proposals may have joined the run
+        self._queue()
+        return status
+
+    def _learned(self, decisions: int) -> None:
+        """Count decisions toward the next retrain; retrain when `every` of them were made."""
+        if self.learner is None or decisions <= 0:
+            return
+        status = self.learner.status
+        status.decisions_since += decisions
+        if status.every and status.decisions_since >= status.every:
+            self.retrain()
+
+    def _check_order(self, order: Order) -> None:
+        if order is Order.learned and self.learner is None:
+            raise PrecodeError("order 'learned' needs a review session that learns",
+                               hint="start it with: precode review --learn (or pick another order)")
+
     def _matching(self, queue_filter: QueueFilter) -> tuple[QueueIndex, np.ndarray]:
+        self._check_order(queue_filter.order)
         queue = self._queue()
         keep = queue.matches(self.conn, queue_filter, self.reviewer, self.codebook)
         if queue_filter.reviewer in (None, self.reviewer):  # transcripts others claimed are theirs to decide
@@ -199,6 +255,7 @@ class ReviewSession:
             self._check_unchanged(conn, suggestion_id, decision.seen)
             self._check_claim(conn, row.transcript_id)
             self._record(conn, row, decision)
+        self._learned(1)
         return self.item(suggestion_id)
 
     def _record(self, conn: sqlite3.Connection, row: SuggestionSpan, decision: DecisionIn) -> Decision:
@@ -262,6 +319,7 @@ class ReviewSession:
             if mine is None:
                 raise Conflict(f"{self.reviewer} has no decision on suggestion '{suggestion_id}' to undo")
             record_decision(conn, Decision(suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action.undo))
+        self._learned(1)
         in_queue = row.run_id == self.run.id
         return UndoResult(suggestion_id=suggestion_id, undone=mine, in_queue=in_queue,
                           item=self.item(suggestion_id) if in_queue else None)
@@ -317,6 +375,7 @@ class ReviewSession:
                 decision = Decision(suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action.accept,
                                     note=note)
             record_decision(conn, decision)
+        self._learned(1)
         return SegmentCode(suggestion_id=suggestion_id, code_id=code_id, label=self.codebook.by_id[code_id].label,
                            added_by_reviewer=True, quote_start=start, quote_end=end, outcome="accepted")
 
@@ -344,6 +403,7 @@ class ReviewSession:
                     suggestion_id=suggestion_id, reviewer=self.reviewer, action=Action(request.action),
                     reason=request.reason if request.action == "reject" else None, note=note,
                 ))
+        self._learned(len(ids))
         return len(ids)
 
     # -- team review: claims ----------------------------------------------------------------------

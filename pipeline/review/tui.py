@@ -23,6 +23,7 @@ KEYS = {
     "a": "accept", "r": "reject", "c": "change code", "s": "set quote span", "m": "add a missed code",
     "u": "undo", "j": "next", "k": "previous", "f": "filter", "p": "precision", "q": "quit",
 }
+LEARN_KEY = "l"  # retrain the learned model now (review --tui --learn)
 MAX_MATCHES = 12
 
 
@@ -86,6 +87,12 @@ def render(item: Item, index: int | None, total: int, width: int = 120, height: 
     reason = item.rationale or ("(the similarity coder gives no reason: it matched the words to the code's description)"
                                 if item.score_kind == "similarity" else "(no rationale)")
     parts.append(Text(evidence + "\n" + reason, style="cyan"))
+    if item.proposed_by is not None:
+        by = item.proposed_by
+        parts.append(Text(f"PROPOSED BY THE LEARNED MODEL (the run's coder did not suggest it): p {by.probability:.2f}, "
+                          f"trained on {by.training_segments} human-coded segments", style="bold magenta"))
+    elif item.learned_probability is not None:
+        parts.append(Text(f"learned model: p {item.learned_probability:.2f}", style="magenta"))
     if item.grounding.value == "ungrounded":
         parts.append(Text(f"Quote not found in the transcript (nothing highlighted). The model's quote: “{item.quote}”",
                           style="bold red"))
@@ -111,7 +118,8 @@ class Tui:
 
     def __init__(self, session: ReviewSession, console: Console, stream: TextIO | None = None):
         self.session, self.console, self.stream = session, console, stream
-        self.filter = QueueFilter()
+        self.filter = QueueFilter(order=Order.learned) if session.learner is not None else QueueFilter()
+        self.keys = {**KEYS, LEARN_KEY: "retrain"} if session.learner is not None else KEYS
 
     def ask(self, question: str, default: str = "") -> str:
         return Prompt.ask(question, console=self.console, default=default, show_default=bool(default),
@@ -142,11 +150,12 @@ class Tui:
 
     def set_filter(self) -> None:
         status = self.ask(f"status ({'/'.join(s.value for s in Status)})", self.filter.status.value)
-        order = self.ask("order (position/uncertainty)", self.filter.order.value)
+        orders = [o.value for o in Order if o is not Order.learned or self.session.learner is not None]
+        order = self.ask(f"order ({'/'.join(orders)})", self.filter.order.value)
         names = {t.name: t.id for t in self.session.info().transcripts}
         transcript = self.ask(f"transcript ({', '.join(names)}; Enter for all)")
         self.filter = QueueFilter(status=Status(status) if status in Status.__members__ else self.filter.status,
-                                  order=Order(order) if order in Order.__members__ else self.filter.order,
+                                  order=Order(order) if order in orders else self.filter.order,
                                   transcript=names.get(transcript))
 
     def show_precision(self) -> None:
@@ -157,6 +166,12 @@ class Tui:
             table.add_row(p.label, str(p.suggested), str(p.reviewed), str(p.accepted), str(p.changed),
                           str(p.rejected), f"{p.precision:.2f}" if p.precision is not None else "–")
         self.console.print(table)
+
+    def retrain(self) -> None:
+        status = self.session.retrain()
+        self.console.print(f"[green]retrained[/] in {status.seconds:.1f} s on {status.training_segments} human-coded "
+                           f"segments; {status.proposed} new codes proposed ({status.proposals_total} in this run); "
+                           "the queue is re-ranked, least certain first", highlight=False)
 
     def act(self, key: str, item: Item) -> str | None:
         """Do what `key` asks; return the suggestion id to show next (None: the next in the queue)."""
@@ -218,7 +233,7 @@ class Tui:
                                    soft_wrap=False, crop=False)
             current, show = (view.item.id if view.item else current), None
             try:
-                key = self.ask(" ".join(f"[bold]{k}[/]:{v}" for k, v in KEYS.items()))[:1].lower()
+                key = self.ask(" ".join(f"[bold]{k}[/]:{v}" for k, v in self.keys.items()))[:1].lower()
             except EOFError:
                 key = "q"
             if key == "q":
@@ -229,6 +244,9 @@ class Tui:
             elif key == "p":
                 self.show_precision()
                 show = current
+            elif key == LEARN_KEY and LEARN_KEY in self.keys:
+                self.retrain()
+                current = None  # the first of the re-ranked queue
             elif key == "k" and current:
                 view = self.session.queue(self.filter, after=current, backwards=True)
                 show = view.item.id if view.item else None

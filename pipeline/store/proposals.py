@@ -1,10 +1,16 @@
-"""New-code proposals, what reviewers did with them, and the codebook versions adopting them wrote."""
+"""New-code proposals, what reviewers did with them, and the codebook versions adopting them wrote;
+and the provenance of the codes the learned model proposed while a run was reviewed (`learned_proposals`)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 from pipeline.models import utcnow
 from pipeline.store.review import PassageRow, passage_columns, passage_row
@@ -104,3 +110,56 @@ def latest_child(conn: sqlite3.Connection, codebook_hash: str) -> str | None:
 def codebook_versions(conn: sqlite3.Connection, codebook_id: str) -> set[str]:
     """The versions stored for a codebook id."""
     return {str(r[0]) for r in conn.execute("SELECT version FROM codebooks WHERE id = ?", (codebook_id,))}
+
+
+# -- codes the learned model proposed while reviewing (migration 0015) ------------------------------
+class LearnedProposal(BaseModel):
+    """Provenance of a suggestion the learned model added to a run under review (`precode review --learn`)."""
+
+    suggestion_id: str
+    run_id: str
+    reviewer: str
+    model: str
+    training_segments: int
+    training_units: int
+    probability: float
+    params: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def record_learned_proposals(conn: sqlite3.Connection, proposals: list[LearnedProposal]) -> None:
+    conn.executemany(
+        "INSERT INTO learned_proposals (suggestion_id, run_id, reviewer, model, training_segments, training_units,"
+        " probability, params_json, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        [(p.suggestion_id, p.run_id, p.reviewer, p.model, p.training_segments, p.training_units, p.probability,
+          json.dumps(p.params, sort_keys=True), p.created_at.isoformat()) for p in proposals],
+    )
+
+
+def _learned(r: sqlite3.Row | tuple[Any, ...]) -> LearnedProposal:
+    return LearnedProposal(suggestion_id=r[0], run_id=r[1], reviewer=r[2], model=r[3], training_segments=r[4],
+                           training_units=r[5], probability=r[6], params=json.loads(r[7]),
+                           created_at=datetime.fromisoformat(r[8]))
+
+
+_LEARNED_COLUMNS = ("suggestion_id, run_id, reviewer, model, training_segments, training_units, probability,"
+                    " params_json, created_at")
+
+
+def learned_proposals(conn: sqlite3.Connection, suggestion_ids: Sequence[str]) -> dict[str, LearnedProposal]:
+    """The provenance of those of `suggestion_ids` the learned model proposed while reviewing."""
+    out: dict[str, LearnedProposal] = {}
+    ids = list(suggestion_ids)
+    for lo in range(0, len(ids), 500):
+        chunk = ids[lo:lo + 500]
+        rows = conn.execute(f"SELECT {_LEARNED_COLUMNS} FROM learned_proposals WHERE suggestion_id IN"
+                            f" ({','.join('?' * len(chunk))})", chunk).fetchall()
+        out.update((r[0], _learned(r)) for r in rows)
+    return out
+
+
+def run_learned_proposals(conn: sqlite3.Connection, run_id: str) -> list[LearnedProposal]:
+    """Every suggestion the learned model added to the run while it was reviewed, oldest first."""
+    return [_learned(r) for r in conn.execute(
+        f"SELECT {_LEARNED_COLUMNS} FROM learned_proposals WHERE run_id = ? ORDER BY created_at, suggestion_id",
+        (run_id,))]

@@ -389,3 +389,12 @@ def both_decided(conn: sqlite3.Connection, run_id: str, first: str, second: str)
         " JOIN review_state b ON b.suggestion_id = a.suggestion_id AND b.reviewer = ?"
         " JOIN review_queue q ON q.suggestion_id = a.suggestion_id"
         " WHERE a.reviewer = ? AND q.run_id = ? ORDER BY q.position", (second, first, run_id))]
+
+
+def suggested_pairs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> set[tuple[str, str]]:
+    """(segment id, code id) of every suggestion of these runs (proposals are never made twice)."""
+    ids = list(run_ids)
+    if not ids:
+        return set()
+    return {(str(r[0]), str(r[1])) for r in conn.execute(
+        f"SELECT segment_id, code_id FROM suggestions WHERE run_id IN ({','.join('?' * len(ids))})", ids)}

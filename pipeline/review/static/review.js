@@ -139,6 +139,12 @@ async function start() {
   setText("score-label", info.score_kind === "similarity" ? "Similarity" : "Confidence");
   fillFilters();
   bindControls();
+  if (info.learn && info.learn.enabled) {
+    $("f-order-learned").hidden = false;
+    $("learn-box").hidden = false;
+    showLearn(info.learn);
+    if (!location.hash.includes("order=")) { S.filter.order = "learned"; syncFilterInputs(); }
+  }
   if (S.view !== "review") switchView(S.view);
   const wanted = S.pendingId;
   S.pendingId = null;
@@ -357,6 +363,11 @@ function renderCode(item) {
   const grounding = $("e-grounding");
   grounding.className = `badge ${item.grounding}`;
   grounding.textContent = { exact: "quote found exactly", normalized: "quote found after normalising", fuzzy: "quote found by fuzzy match", ungrounded: "quote not found" }[item.grounding];
+  const proposed = $("e-proposed");
+  proposed.hidden = !item.proposed_by;
+  proposed.textContent = item.proposed_by
+    ? `Proposed by the learned model (the run's coder did not suggest it): probability ${fmt(item.proposed_by.probability)}, trained on ${item.proposed_by.training_segments} human-coded segments`
+    : "";
   const rationale = $("e-rationale");
   if (item.rationale) {
     rationale.className = "rationale";
@@ -985,7 +996,27 @@ async function confirmBulk() {
 }
 
 // -- progress and precision ----------------------------------------------------------------------
+/* Review learns (review --learn): what the learned model was last trained on. */
+function showLearn(l) {
+  const when = l.trained_at ? new Date(l.trained_at).toLocaleTimeString() : "never";
+  setText("learn-status", `Trained ${when} on ${l.training_segments} human-coded segments · ${l.proposals_total} codes proposed in this run · `
+    + (l.every ? `retrains every ${l.every} decisions (${l.decisions_since} since)` : `${l.decisions_since} decisions since`));
+}
+
+async function retrainNow() {
+  const button = $("learn-retrain");
+  button.disabled = true;
+  setText("learn-status", "Retraining…");
+  try {
+    const l = await api("POST", "/api/learn/retrain");
+    showLearn(l);
+    toast(`Retrained in ${l.seconds.toFixed(1)} s: ${l.proposed} new codes proposed; queue re-ranked`);
+    if (S.filter.order === "learned") await go(null);
+  } finally { button.disabled = false; }
+}
+
 async function refreshProgress() {
+  if (S.info && S.info.learn && S.info.learn.enabled) api("GET", "/api/learn").then(showLearn).catch(() => {});
   try {
     const p = await api("GET", `/api/progress?${query({ reviewer: S.filter.reviewer })}`);
     $("progress-fill").style.width = p.total ? `${(100 * p.reviewed) / p.total}%` : "0";
@@ -1168,6 +1199,7 @@ function bindControls() {
   $("help-btn").addEventListener("click", () => openDialog("help"));
   $("recent-btn").addEventListener("click", () => enqueue(openRecent));
   $("claim-next").addEventListener("click", () => enqueue(claimNext));
+  $("learn-retrain").addEventListener("click", () => enqueue(retrainNow));
   $("flag-save").addEventListener("click", () => enqueue(saveFlag));
   $("flag-remove").addEventListener("click", () => enqueue(removeFlag));
   for (const id of ["adj-first", "adj-second"]) $(id).addEventListener("change", (e) => { S.justFiltered = e.target; enqueue(loadDisagreements); });
