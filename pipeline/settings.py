@@ -160,6 +160,9 @@ class LLMSettings(_Section):
     batch_price_factor: float = Field(0.5, ge=0, description="--batch: batch price as a share of the list price")
     batch_max_requests: int = Field(50_000, ge=1, le=50_000, description="--batch: requests per provider batch "
                                                                         "(more are split; also at 190 MB a file)")
+    batch_command: str | None = Field(None, description="--batch with a local server's offline batch entry point "
+                                                        "instead of the Batch API, e.g. 'python -m vllm.entrypoints."
+                                                        "openai.run_batch -i {input} -o {output} --model {model}'")
     prices: dict[str, Price] = Field(default_factory=lambda: {k: Price(**v) for k, v in DEFAULT_PRICES.items()})
     pseudonymize: PseudonymizeSettings = Field(default_factory=PseudonymizeSettings)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +35,10 @@ from typing import Any
 
 from pipeline.coders.base import CodedBatch, CodingContext
 from pipeline.coders.llm import LLMCoder, _Batch, _Outcome
+from pipeline.errors import PrecodeError
 from pipeline.llm.answer import InvalidAnswer, parse_answer
 from pipeline.llm.client import ChatClient, Usage, preflight
+from pipeline.llm.local_batch import command_argv, read_results, run_command
 from pipeline.llm.records import CallRecord
 from pipeline.remote import use_environment_proxy
 from pipeline.settings import LLMSettings
@@ -98,8 +101,21 @@ def _usage(body: dict[str, Any]) -> Usage:
                  reasoning_tokens=int((u.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0))
 
 
+def _line_failed(line: dict[str, Any]) -> bool:
+    """A result line without an answer: an error, a status other than 200, or no choices."""
+    response = line.get("response") or {}
+    body = response.get("body")
+    return bool(line.get("error")) or response.get("status_code") != 200 or not (
+        isinstance(body, dict) and body.get("choices"))
+
+
 def _error_text(line: dict[str, Any]) -> str:
-    error = line.get("error") or {}
+    raw = line.get("error")
+    # the Batch API: {"code", "message"}; vLLM's run_batch: a message, or an error response
+    # ({"message", ...} or {"error": {"message", ...}})
+    error: dict[str, Any] = raw if isinstance(raw, dict) else {"message": str(raw)} if raw else {}
+    if isinstance(error.get("error"), dict):
+        error = error["error"]
     response = line.get("response") or {}
     body = response.get("body")
     message = error.get("message")
@@ -136,9 +152,13 @@ class BatchLLMCoder(LLMCoder):
             for sample in range(self.settings.samples):
                 if sample not in batch.outcomes:
                     wanted.setdefault(batch.keys[sample], []).append((batch, sample))
+        if self.settings.batch_command:  # a local server's offline batch entry point instead of the Batch API
+            yield from self._ask_local(wanted, context)
+            return
         client = batch_client(self.settings)
         try:
-            open_states = [s for s in load_states(self.folder) if not s.collected and set(s.custom_ids) & set(wanted)]
+            open_states = [s for s in load_states(self.folder) if not s.collected and not s.id.startswith("local-")
+                           and set(s.custom_ids) & set(wanted)]
             covered = {cid for s in open_states for cid in s.custom_ids}
             missing = [key for key in wanted if key not in covered]
             self.submitted = []
@@ -162,17 +182,7 @@ class BatchLLMCoder(LLMCoder):
     def _submit(self, client: Any, keys: list[str],
                 wanted: dict[str, list[tuple[_Batch, int]]]) -> list[BatchState]:
         """Upload the requests and create one batch per input file (split at the provider's limits)."""
-        chat = ChatClient(self.settings)  # the synchronous path's request body, profiles applied
-        try:
-            lines = []
-            for key in keys:
-                batch, sample = wanted[key][0]
-                body = chat.body(chat.shape, batch.messages, seed=self.settings.seed + sample,
-                                 temperature=self.settings.temperature, response_format=batch.response_format,
-                                 schema_format=batch.schema_format)
-                lines.append(json.dumps({"custom_id": key, "method": "POST", "url": self._endpoint, "body": body}))
-        finally:
-            asyncio.run(chat.close())
+        lines = self._request_lines(keys, wanted)
         chunks: list[tuple[list[str], list[bytes]]] = [([], [])]
         size = 0
         for key, line in zip(keys, lines, strict=True):
@@ -195,6 +205,63 @@ class BatchLLMCoder(LLMCoder):
             states.append(state)
         return states
 
+    def _request_lines(self, keys: list[str], wanted: dict[str, list[tuple[_Batch, int]]]) -> list[str]:
+        """One Batch API input line per request: the synchronous path's request body, profiles applied."""
+        chat = ChatClient(self.settings)
+        try:
+            lines = []
+            for key in keys:
+                batch, sample = wanted[key][0]
+                body = chat.body(chat.shape, batch.messages, seed=self.settings.seed + sample,
+                                 temperature=self.settings.temperature, response_format=batch.response_format,
+                                 schema_format=batch.schema_format)
+                lines.append(json.dumps({"custom_id": key, "method": "POST", "url": self._endpoint, "body": body}))
+        finally:
+            asyncio.run(chat.close())
+        return lines
+
+    def _ask_local(self, wanted: dict[str, list[tuple[_Batch, int]]], context: CodingContext) -> Iterator[CodedBatch]:
+        """Run the requests through `[llm] batch_command` (e.g. vLLM's run_batch) and collect its output file.
+
+        The command runs to its end within this call; its request and result files (they hold the
+        prompts and answers) live in `batches/` only while it runs. A local batch that a killed
+        process left behind is marked cancelled: its requests are simply asked again.
+        """
+        self.submitted, self.pending = [], 0
+        for stale in load_states(self.folder):
+            if stale.id.startswith("local-") and not stale.collected:
+                stale.status, stale.collected = "cancelled", True
+                stale.save(self.folder)
+        keys = list(wanted)
+        if not keys:
+            return
+        state = BatchState(id=f"local-{uuid.uuid4().hex[:12]}", input_file_id="", custom_ids=keys, model=self.model,
+                           status="in_progress")
+        requests, results = self.folder / f"{state.id}.requests.jsonl", self.folder / f"{state.id}.results.jsonl"
+        log = self.folder / f"{state.id}.log"
+        state.input_file_id = requests.name
+        argv = command_argv(self.settings.batch_command or "", requests, results, self.model)
+        state.save(self.folder)
+        self.submitted = [state.id]
+        try:
+            with requests.open("w", encoding="utf-8") as f:
+                for line in self._request_lines(keys, wanted):
+                    f.write(line + "\n")
+            try:
+                run_command(argv, log)
+            except PrecodeError:
+                state.status, state.collected = "failed", True
+                state.save(self.folder)
+                raise
+            lines = list(read_results(results))
+        finally:
+            for path in (requests, results, log):
+                path.unlink(missing_ok=True)
+        answered = sum(1 for line in lines if not _line_failed(line))
+        state.status = "completed"
+        state.counts = {"total": len(keys), "completed": answered, "failed": len(keys) - answered}
+        yield from self._collect_lines(state, lines, wanted, context)
+
     def _refresh(self, client: Any, state: BatchState) -> None:
         found = client.batches.retrieve(state.id)
         state.status = found.status
@@ -212,9 +279,15 @@ class BatchLLMCoder(LLMCoder):
 
     def _collect(self, client: Any, state: BatchState, wanted: dict[str, list[tuple[_Batch, int]]],
                  context: CodingContext) -> Iterator[CodedBatch]:
+        """Turn a finished batch's output and error files into outcomes (see `_collect_lines`)."""
+        lines = self._lines(client, state.output_file_id) + self._lines(client, state.error_file_id)
+        yield from self._collect_lines(state, lines, wanted, context)
+
+    def _collect_lines(self, state: BatchState, lines: list[dict[str, Any]],
+                       wanted: dict[str, list[tuple[_Batch, int]]], context: CodingContext) -> Iterator[CodedBatch]:
         """Turn a finished batch's lines into outcomes; yield every batch of segments whose samples are all in."""
         seen: dict[str, _Outcome] = {}
-        for line in self._lines(client, state.output_file_id) + self._lines(client, state.error_file_id):
+        for line in lines:
             key = line.get("custom_id")
             if key in wanted and key not in seen:
                 seen[key] = self._outcome(line, wanted[key][0])
@@ -246,7 +319,7 @@ class BatchLLMCoder(LLMCoder):
         response = line.get("response") or {}
         raw = response.get("body")
         body: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        if line.get("error") or response.get("status_code") != 200 or not body.get("choices"):
+        if _line_failed(line):
             return self._failed(target, _error_text(line))
         usage = _usage(body)
         choice = body["choices"][0]
