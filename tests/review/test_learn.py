@@ -9,8 +9,10 @@ run of a fixed coder through the public coder contract; real SQLite, real chroma
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -292,3 +294,53 @@ def test_learn_options_without_learn_are_one_clear_error(tmp_path: Path):
                            str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 2
     assert "belong to --learn" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow  # a real terminal (tmux) and a subprocess that loads the embedder: several seconds
+def test_the_terminal_review_retrains_on_demand_and_shows_proposals(clinic, codebook):
+    from pipeline.project import open_project
+
+    from .test_tui import Tmux
+
+    seen: set[str] = set()
+
+    def first_answer(s: Segment, n: int) -> list[str]:
+        if s.transcript_id in seen:
+            return []
+        seen.add(s.transcript_id)
+        return [truth(s.text)]
+
+    run = run_coder(clinic, Fixed(first_answer), codebook, "leaf")
+    root = clinic.root
+    clinic.close()
+    command = [sys.executable, "-c", "from pipeline.cli import main; main()", "review", "-p", str(root), "--run",
+               run.id, "--reviewer", "tess", "--tui", "--learn", "--retrain-every", "0", "--from-coder", "ana"]
+    term = Tmux(command)
+    try:
+        screen = term.wait_for("your decision")
+        assert "Learning: trained" in screen and "on 12 human-coded segments" in screen, screen
+        assert "l:retrain" in screen, screen
+        for _ in range(12):  # accept until a code the learned model proposed is on the screen
+            if "PROPOSED BY THE LEARNED MODEL" in screen:
+                break
+            term.keys("a", "Enter")
+            time.sleep(0.5)
+            screen = term.wait_for("your decision")
+        assert "PROPOSED BY THE LEARNED MODEL" in screen, screen
+        term.keys("a", "Enter")  # accept the proposal: a human-coded segment of t3 from now on
+        term.wait_for("your decision")
+        term.keys("l", "Enter")
+        screen = term.wait_for("retrained in")
+        trained_on = int(re.search(r"retrained in [\d.]+ s on (\d+) human-coded segments", screen)[1])  # type: ignore[index]
+        assert trained_on > 12, screen  # the decisions made in the terminal count
+        term.keys("q", "Enter")
+        time.sleep(0.5)
+    finally:
+        term.close()
+    project = open_project(root)
+    try:
+        proposed = {p.suggestion_id for p in run_learned_proposals(project.db.conn, run.id)}
+        accepted = {c.suggestion.id for c in accepted_codings(project.db, project.db.run(run.id))}
+        assert proposed & accepted  # the proposal accepted in the terminal is an accepted coding
+    finally:
+        project.close()
