@@ -344,3 +344,64 @@ def test_the_terminal_review_retrains_on_demand_and_shows_proposals(clinic, code
         assert proposed & accepted  # the proposal accepted in the terminal is an accepted coding
     finally:
         project.close()
+
+
+@pytest.mark.slow  # a real browser (Debian's Chromium via Playwright) and a server thread: several seconds
+def test_the_web_page_marks_proposals_and_retrains_on_demand(clinic, codebook):
+    from playwright.sync_api import expect, sync_playwright
+
+    from pipeline.review.app import create_app, new_token
+    from pipeline.review.server import bind_socket, serve_in_thread
+
+    from .test_browser import CHROMIUM_ARGS
+
+    seen: set[str] = set()
+
+    def first_answer(s: Segment, n: int) -> list[str]:
+        if s.transcript_id in seen:
+            return []
+        seen.add(s.transcript_id)
+        return [truth(s.text)]
+
+    run = run_coder(clinic, Fixed(first_answer), codebook, "leaf")
+    session = ReviewSession.open(clinic, run.id, "alice", learn=LearnSettings(every=0, from_coders=["ana"]))
+    assert session.learn_status().training_segments == 12
+    proposal = run_learned_proposals(clinic.db.conn, run.id)[0].suggestion_id
+    sock = bind_socket("127.0.0.1", 0)
+    token = new_token()
+    port = sock.getsockname()[1]
+    server, thread = serve_in_thread(create_app(session, token, port), sock)
+    for _ in range(200):
+        if server.started:
+            break
+        thread.join(0.02)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"http://127.0.0.1:{port}/?token={token}")
+            expect(page.locator("#p-text")).not_to_be_empty()
+            expect(page.locator("#learn-box")).to_be_visible()
+            expect(page.locator("#learn-status")).to_contain_text("on 12 human-coded segments")
+            assert page.locator("#f-order").input_value() == "learned"  # a learning session walks the learned order
+            # a code the learned model proposed is marked as such
+            page.goto(f"http://127.0.0.1:{port}/#status=all&order=learned&item={proposal}")
+            page.reload()
+            expect(page.locator("#e-proposed")).to_be_visible()
+            expect(page.locator("#e-proposed")).to_contain_text("Proposed by the learned model")
+            assert page.evaluate("S.current.item.id") == proposal
+            page.keyboard.press("a")
+            expect(page.locator("#toast")).to_contain_text("Accepted")
+            # retrain on demand: the accepted proposal's passage is now a human-coded one
+            page.click("#learn-retrain")
+            expect(page.locator("#learn-status")).to_contain_text("on 13 human-coded segments", timeout=30_000)
+            expect(page.locator("#learn-status")).to_contain_text("0 decisions since")
+            browser.close()
+            assert errors == [], errors
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+    assert proposal in {c.suggestion.id for c in accepted_codings(clinic.db, clinic.db.run(run.id))}
