@@ -289,6 +289,12 @@ def test_the_learned_order_needs_a_session_that_learns(clinic, codebook):
         session.retrain()
 
 
+def test_learning_from_an_unknown_coder_is_one_clear_error(clinic, codebook):
+    run = every_code_run(clinic, codebook)
+    with pytest.raises(PrecodeError, match="no annotations by coder"):
+        ReviewSession.open(clinic, run.id, "rev", learn=LearnSettings(from_coders=["nobody"]))
+
+
 def test_learn_options_without_learn_are_one_clear_error(tmp_path: Path):
     done = subprocess.run([sys.executable, "-m", "pipeline", "review", "--retrain-every", "3", "--project",
                            str(tmp_path)], capture_output=True, text=True)

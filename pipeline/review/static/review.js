@@ -144,6 +144,8 @@ async function start() {
     $("learn-box").hidden = false;
     showLearn(info.learn);
     if (!location.hash.includes("order=")) { S.filter.order = "learned"; syncFilterInputs(); }
+  } else if (S.filter.order === "learned") {  // a place saved by a learning session; this one does not learn
+    S.filter.order = "position"; syncFilterInputs();
   }
   if (S.view !== "review") switchView(S.view);
   const wanted = S.pendingId;
