@@ -97,13 +97,13 @@ def accepted_codings(db: Database, run: Run, reviewer: str | None = None,
     first, then each manual run's, each in suggestion id order. `include_manual=False` leaves the
     hand-added codes out.
     """
-    suggestions = {s.id: s for s in db.suggestions(run.id)}
-    codings = _accepted(run, suggestions, current_decisions(db, run.id, reviewer), None)
+    decisions = current_decisions(db, run.id, reviewer)  # only decided suggestions are read: not the whole run
+    codings = _accepted(run, db.suggestions_by_id(decisions), decisions, None)
     if include_manual:
         transcripts = run_transcript_ids(db, run.id)
         for manual in manual_runs(db, run):
-            added = {s.id: s for s in db.suggestions(manual.id)}
-            codings += _accepted(manual, added, current_decisions(db, manual.id, reviewer), transcripts)
+            decided = current_decisions(db, manual.id, reviewer)
+            codings += _accepted(manual, db.suggestions_by_id(decided), decided, transcripts)
     return codings
 
 

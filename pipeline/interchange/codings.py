@@ -25,7 +25,10 @@ from pipeline.errors import PrecodeError
 from pipeline.models import Run, Suggestion, Transcript
 from pipeline.project import Project
 from pipeline.reviewed import accepted_codings, is_manual_run, manual_runs, run_reviewers, run_transcript_ids
+from pipeline.store.exports import run_suggestions_of, transcript_names
 from pipeline.store.llm import evidence_notes
+
+_Chosen = tuple[Suggestion, Run, Decision | None, str, int | None, int | None]
 
 CODING_COLUMNS = [
     "transcript", "transcript_version", "participant", "group", "site", "code_id", "code_label", "code_path",
@@ -87,7 +90,7 @@ def select_codings(project: Project, run_id: str | None = None, include_all: boo
         raise PrecodeError(f"reviewer '{reviewer}' has no decision in run {run.id}",
                            hint=f"reviewers of this run: {', '.join(names)}" if names else "review the run first")
     codebook = db.codebook(run.codebook_hash)
-    chosen: list[tuple[Suggestion, Run, Decision | None, str, int | None, int | None]] = [
+    chosen: list[_Chosen] = [
         (a.suggestion, a.run, a.decision, a.code_id, a.start, a.end) for a in accepted_codings(db, run, reviewer)
     ]
     if include_all:
@@ -97,6 +100,15 @@ def select_codings(project: Project, run_id: str | None = None, include_all: boo
                    for s in db.suggestions(run.id) if s.id not in taken]
     transcript_ids = run_transcript_ids(db, run.id) | {c[0].transcript_id for c in chosen}
     transcripts = {tid: db.transcript(tid) for tid in sorted(transcript_ids)}
+    codings = _codings(chosen, transcripts)
+    used = {c.run.id for c in codings if c.added_by_reviewer}
+    return CodingSet(run=run, codebook=codebook, transcripts=transcripts, codings=codings, include_all=include_all,
+                     manual_runs=[r for r in manual_runs(db, run) if r.id in used],
+                     evidence=evidence_notes(db.conn, (c.suggestion.id for c in codings)))
+
+
+def _codings(chosen: list[_Chosen], transcripts: dict[str, Transcript]) -> list[ExportCoding]:
+    """The chosen codings with their quote cut from the text, in transcript name and text order."""
     codings = []
     for s, owner, decision, code_id, start, end in chosen:
         if start is None or end is None:
@@ -110,10 +122,7 @@ def select_codings(project: Project, run_id: str | None = None, include_all: boo
                                     end=end, quote=text[start:end]))
     codings.sort(key=lambda c: (transcripts[c.suggestion.transcript_id].name, c.start, c.end, c.code_id,
                                 c.suggestion.id))
-    used = {c.run.id for c in codings if c.added_by_reviewer}
-    return CodingSet(run=run, codebook=codebook, transcripts=transcripts, codings=codings, include_all=include_all,
-                     manual_runs=[r for r in manual_runs(db, run) if r.id in used],
-                     evidence=evidence_notes(db.conn, (c.suggestion.id for c in codings)))
+    return codings
 
 
 def coding_rows(codings: CodingSet) -> list[dict[str, Any]]:
@@ -127,20 +136,66 @@ def coding_rows(codings: CodingSet) -> list[dict[str, Any]]:
 
 def iter_coding_rows(codings: CodingSet) -> Iterator[dict[str, Any]]:
     """`coding_rows` one at a time, for writers that stream (the exports never hold the rows as well)."""
-    book = codings.codebook
     for c in codings.codings:
-        t = codings.transcripts[c.suggestion.transcript_id]
-        code = book.by_id.get(c.code_id)
-        decided = c.decided_at.astimezone(UTC).replace(tzinfo=None) if c.decided_at else None
-        manual = c.added_by_reviewer
-        yield {
-            "transcript": t.name, "transcript_version": t.version, "participant": t.metadata.participant_id or "",
-            "group": t.metadata.group or "", "site": t.metadata.site or "", "code_id": c.code_id,
-            "code_label": code.label if code else "", "code_path": book.path(c.code_id) if code else "",
-            "quote": c.quote, "quote_start": c.start, "quote_end": c.end, "reviewer": c.reviewer or "",
-            "decision": c.decision.action.value if c.decision else "", "decision_time_utc": decided,
-            "note": (c.decision.note or "") if c.decision else "",
-            "suggested_code_id": "" if manual else c.suggestion.code_id,
-            "score": None if manual else c.suggestion.score, "grounding": c.suggestion.grounding.value,
-            "evidence": codings.evidence.get(c.suggestion.id, ""), "coder": c.run.coder, "model": c.run.model or "", "run_id": c.run.id, "suggestion_id": c.suggestion.id,
-        }
+        yield _row(c, codings.transcripts[c.suggestion.transcript_id], codings.codebook, codings.evidence)
+
+
+def _row(c: ExportCoding, t: Transcript, book: Codebook, evidence: dict[str, str]) -> dict[str, Any]:
+    code = book.by_id.get(c.code_id)
+    decided = c.decided_at.astimezone(UTC).replace(tzinfo=None) if c.decided_at else None
+    manual = c.added_by_reviewer
+    return {
+        "transcript": t.name, "transcript_version": t.version, "participant": t.metadata.participant_id or "",
+        "group": t.metadata.group or "", "site": t.metadata.site or "", "code_id": c.code_id,
+        "code_label": code.label if code else "", "code_path": book.path(c.code_id) if code else "",
+        "quote": c.quote, "quote_start": c.start, "quote_end": c.end, "reviewer": c.reviewer or "",
+        "decision": c.decision.action.value if c.decision else "", "decision_time_utc": decided,
+        "note": (c.decision.note or "") if c.decision else "",
+        "suggested_code_id": "" if manual else c.suggestion.code_id,
+        "score": None if manual else c.suggestion.score, "grounding": c.suggestion.grounding.value,
+        "evidence": evidence.get(c.suggestion.id, ""), "coder": c.run.coder, "model": c.run.model or "",
+        "run_id": c.run.id, "suggestion_id": c.suggestion.id,
+    }
+
+
+def stream_coding_rows(project: Project, run_id: str | None = None, include_all: bool = False,
+                       reviewer: str | None = None) -> Iterator[dict[str, Any]]:
+    """`coding_rows(select_codings(...))`, the same rows in the same order, one transcript name at a time.
+
+    The accepted codings and the standing decisions (as many as people made) are read whole; the
+    run's other suggestions (`include_all`), the transcript texts and the evidence notes are read
+    for one transcript name (its versions) at a time, so memory follows the largest transcript,
+    not the run. Rows sort by transcript name first, so name by name gives the global order.
+    """
+    db = project.db
+    run = db.run(run_id)
+    if reviewer is not None and reviewer not in (names := run_reviewers(db, run)):
+        raise PrecodeError(f"reviewer '{reviewer}' has no decision in run {run.id}",
+                           hint=f"reviewers of this run: {', '.join(names)}" if names else "review the run first")
+    codebook = db.codebook(run.codebook_hash)
+    accepted: dict[str, list[_Chosen]] = {}
+    for a in accepted_codings(db, run, reviewer):
+        accepted.setdefault(a.suggestion.transcript_id, []).append(
+            (a.suggestion, a.run, a.decision, a.code_id, a.start, a.end))
+    taken = {c[0].id for chosen in accepted.values() for c in chosen}
+    decisions = current_decisions(db, run.id, reviewer) if include_all else {}
+    by_name: dict[str, list[str]] = {}
+    for tid, name in transcript_names(db.conn, run_transcript_ids(db, run.id) | set(accepted)).items():
+        by_name.setdefault(name, []).append(tid)
+    for name in sorted(by_name):
+        chosen = [c for tid in by_name[name] for c in accepted.get(tid, [])]
+        if include_all:
+            chosen += [(s, run, decisions.get(s.id), s.code_id, s.quote_start, s.quote_end)
+                       for s in run_suggestions_of(db.conn, run.id, by_name[name]) if s.id not in taken]
+        # one name's codings, texts and notes live only inside this call: never two names' at once
+        yield from _name_rows(project, sorted(by_name[name]), chosen, codebook)
+        del chosen
+
+
+def _name_rows(project: Project, ids: list[str], chosen: list[_Chosen], codebook: Codebook) -> Iterator[dict[str, Any]]:
+    transcripts = {tid: project.db.transcript(tid) for tid in ids}
+    codings = _codings(chosen, transcripts)
+    chosen.clear()
+    evidence = evidence_notes(project.db.conn, (c.suggestion.id for c in codings))
+    for c in codings:
+        yield _row(c, transcripts[c.suggestion.transcript_id], codebook, evidence)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline.errors import PrecodeError
 from pipeline.interchange.atomic import atomic_output
-from pipeline.interchange.codings import CODING_COLUMNS, iter_coding_rows, select_codings
+from pipeline.interchange.codings import CODING_COLUMNS, stream_coding_rows
 from pipeline.models import Grounding
 from pipeline.project import Project
 from pipeline.store.exports import suggestion_export_rows
@@ -93,10 +93,11 @@ def write_codings_table(project: Project, fmt: str, out: Path, run_id: str | Non
                         include_all: bool = False, reviewer: str | None = None) -> int:
     """Write the accepted codings (with `include_all` every grounded suggestion too) as CSV or JSONL.
 
-    Exactly the rows and columns of the XLSX export (`codings.coding_rows`), written atomically.
+    Exactly the rows and columns of the XLSX export (`codings.coding_rows`), streamed (`stream_coding_rows`),
+    written atomically.
     Returns the number of codings written.
     """
     _check_format(fmt)
-    rows = ({k: _cell(row[k]) for k in CODING_COLUMNS} for row in iter_coding_rows(select_codings(project, run_id,
-                                                                                                 include_all, reviewer)))
+    rows = ({k: _cell(row[k]) for k in CODING_COLUMNS}
+            for row in stream_coding_rows(project, run_id, include_all, reviewer))
     return _write_table(out, fmt, CODING_COLUMNS, rows)

@@ -2,7 +2,7 @@
 
 Rows are the accepted review decisions (with the reviewer's corrections) and the codes reviewers
 added by hand, or with `include_all` every grounded suggestion too, with an empty reviewer where
-nobody accepted it. The rows come from `codings.coding_rows`, shared with the accepted-codings
+nobody accepted it. The rows come from `codings.stream_coding_rows`, shared with the accepted-codings
 CSV/JSONL. Cells are written as values, never formulas: a quote that starts with '=' stays text.
 
 The workbook is written in openpyxl's write-only (streaming) mode, row by row, with inline
@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from pipeline.interchange.atomic import atomic_output
-from pipeline.interchange.codings import CODING_COLUMNS, iter_coding_rows, select_codings
+from pipeline.interchange.codings import CODING_COLUMNS, stream_coding_rows
 from pipeline.project import Project
 
 COLUMNS = CODING_COLUMNS
@@ -102,7 +102,7 @@ def write_rows(out: Path, rows: Iterable[dict[str, Any]], columns: list[str] = C
 def write_xlsx_sheets(project: Project, out: Path, run_id: str | None = None, include_all: bool = False,
                       reviewer: str | None = None, max_rows: int = EXCEL_MAX_ROWS) -> tuple[int, int]:
     """Write the workbook atomically; returns (codings written, sheets used)."""
-    return write_rows(out, iter_coding_rows(select_codings(project, run_id, include_all, reviewer)), max_rows=max_rows)
+    return write_rows(out, stream_coding_rows(project, run_id, include_all, reviewer), max_rows=max_rows)
 
 
 def write_xlsx(project: Project, out: Path, run_id: str | None = None, include_all: bool = False,

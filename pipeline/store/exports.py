@@ -13,8 +13,9 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pipeline.models import Grounding, TranscriptMetadata
+from pipeline.models import Grounding, Suggestion, TranscriptMetadata
 from pipeline.store.llm import evidence_notes
+from pipeline.store.runs import suggestion_from_row
 
 CHUNK = 900  # below SQLite's smallest host-parameter limit (the evidence look-up takes one chunk of ids)
 
@@ -56,3 +57,26 @@ def suggestion_export_rows(conn: sqlite3.Connection, run_id: str, groundings: It
                 yield row
     finally:
         cursor.close()
+
+
+def transcript_names(conn: sqlite3.Connection, transcript_ids: Iterable[str]) -> dict[str, str]:
+    """transcript id -> its name, without reading its text."""
+    ids = sorted(set(transcript_ids))
+    found: dict[str, str] = {}
+    for i in range(0, len(ids), CHUNK):
+        part = ids[i:i + CHUNK]
+        for r in conn.execute(f"SELECT id, name FROM transcripts WHERE id IN ({','.join('?' * len(part))})", part):
+            found[r["id"]] = r["name"]
+    return found
+
+
+def run_suggestions_of(conn: sqlite3.Connection, run_id: str, transcript_ids: Iterable[str]) -> list[Suggestion]:
+    """A run's suggestions on these transcript versions only (one transcript's worth at a time for an export)."""
+    ids = sorted(set(transcript_ids))
+    found: list[Suggestion] = []
+    for i in range(0, len(ids), CHUNK):
+        part = ids[i:i + CHUNK]
+        found += [suggestion_from_row(r) for r in conn.execute(
+            f"SELECT * FROM suggestions WHERE run_id = ? AND transcript_id IN ({','.join('?' * len(part))})"
+            " ORDER BY transcript_id, quote_start, code_id", [run_id, *part])]
+    return found

@@ -14,9 +14,10 @@ import pytest
 from openpyxl import load_workbook
 
 from pipeline.codebook import load_codebook
+from pipeline.decisions import Action, Decision, record_decision
 from pipeline.ingest import ingest_paths
-from pipeline.interchange.codings import CODING_COLUMNS, coding_rows, select_codings
-from pipeline.interchange.tabular import EXPORT_COLUMNS, _write_table, write_export
+from pipeline.interchange.codings import CODING_COLUMNS, coding_rows, select_codings, stream_coding_rows
+from pipeline.interchange.tabular import EXPORT_COLUMNS, _write_table, write_codings_table, write_export
 from pipeline.interchange.xlsx import EXCEL_MAX_ROWS, write_rows, write_xlsx_sheets
 from pipeline.models import Grounding, Run, RunStatus, Suggestion
 from pipeline.project import Project, init_project
@@ -24,20 +25,24 @@ from pipeline.project import Project, init_project
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
-def synthetic_project(root: Path, n: int) -> tuple[Project, Run]:
-    """One sample transcript and a completed run with `n` grounded suggestions (whole-segment quotes)."""
+def synthetic_project(root: Path, n: int, files: tuple[str, ...] = ("int01_icu_nurse.txt",)) -> tuple[Project, Run]:
+    """Sample transcripts and a completed run with `n` grounded suggestions (whole-segment quotes)."""
     project, _ = init_project(root)
-    ingest_paths(project, [SAMPLE / "int01_icu_nurse.txt"])
+    ingest_paths(project, [SAMPLE / f for f in files])
     db, codebook = project.db, load_codebook("nasss")
     run = Run(id=f"run-{n}", coder="similarity", codebook_id=codebook.id, codebook_hash=db.save_codebook(codebook),
               level="leaf")
     db.start_run(run)
-    segments, codes = db.segments(), [c.id for c in codebook.codes]
+    codes, by_transcript = [c.id for c in codebook.codes], {}
+    for seg in db.segments():
+        by_transcript.setdefault(seg.transcript_id, []).append(seg)
+    groups = list(by_transcript.values())
 
     def suggestions() -> Iterator[Suggestion]:
-        for i in range(n):
-            seg = segments[i % len(segments)]
-            code = codes[(i // len(segments)) % len(codes)] if i < len(segments) * len(codes) else f"x.{i}"
+        for i in range(n):  # as many on each transcript
+            segments, k = groups[i % len(groups)], i // len(groups)
+            seg = segments[k % len(segments)]
+            code = codes[(k // len(segments)) % len(codes)] if k < len(segments) * len(codes) else f"x.{i}"
             yield Suggestion(id=f"s{i:07d}", run_id=run.id, segment_id=seg.id, transcript_id=seg.transcript_id,
                              code_id=code, quote=seg.text, quote_start=seg.start, quote_end=seg.end,
                              grounding=Grounding.exact, score=0.5, rationale=f"rationale {i}")
@@ -142,3 +147,53 @@ def test_the_xlsx_export_of_a_project_splits_at_the_limit_and_the_cli_says_so(tm
     assert [r[CODING_COLUMNS.index("suggestion_id")] for r in got] == [r["suggestion_id"] for r in expected]
     assert [len(list(s.iter_rows())) for s in book.worksheets] == [11, 11, 6]
     project.close()
+
+
+def _decide(project: Project, run: Run) -> None:
+    """Accepts by two reviewers, an edit to another code and span, a rejection, an accept then undone."""
+    stored = project.db.suggestions(run.id)
+    with project.db.transaction() as conn:
+        for i, s in enumerate(stored[::7]):
+            record_decision(conn, Decision(suggestion_id=s.id, reviewer="Ana" if i % 2 else "Ben", action=Action.accept))
+        a, b, c = stored[3], stored[5], stored[8]
+        assert a.quote_start is not None
+        record_decision(conn, Decision(suggestion_id=a.id, reviewer="Ana", action=Action.edit, code_id="adopters.staff",
+                                       quote_start=a.quote_start, quote_end=a.quote_start + 12, note="=shorter"))
+        record_decision(conn, Decision(suggestion_id=b.id, reviewer="Ben", action=Action.reject))
+        record_decision(conn, Decision(suggestion_id=c.id, reviewer="Ana", action=Action.accept))
+        record_decision(conn, Decision(suggestion_id=c.id, reviewer="Ana", action=Action.undo))
+
+
+@pytest.mark.parametrize("include_all", [False, True], ids=["accepted", "all"])
+@pytest.mark.parametrize("reviewer", [None, "Ana"])
+def test_streamed_codings_are_the_selected_codings_rows_in_order(tmp_path, include_all, reviewer):
+    project, run = synthetic_project(tmp_path / "p", 400, files=("int02_ml_engineer.txt", "int01_icu_nurse.txt",
+                                                                 "int03_radiologist.txt"))
+    _decide(project, run)
+    expected = coding_rows(select_codings(project, run.id, include_all, reviewer))
+    assert expected and list(stream_coding_rows(project, run.id, include_all, reviewer)) == expected
+    assert len({r["transcript"] for r in expected}) == (3 if include_all else len({r["transcript"] for r in expected}))
+    project.close()
+
+
+def _codings_peak(project: Project, run: Run, out: Path) -> int:
+    tracemalloc.start()
+    try:
+        assert write_codings_table(project, "csv", out, run.id, include_all=True) > 0
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_codings_export_of_every_suggestion_holds_one_transcript_at_a_time(tmp_path):
+    files = ("int01_icu_nurse.txt", "int02_ml_engineer.txt", "int03_radiologist.txt")
+    small, small_run = synthetic_project(tmp_path / "small", 1_200, files=files[:1])
+    big, big_run = synthetic_project(tmp_path / "big", 3_600, files=files)  # 3x the rows, as many per transcript
+    _codings_peak(small, small_run, tmp_path / "warm.csv")
+    peak_small = _codings_peak(small, small_run, tmp_path / "small.csv")
+    peak_big = _codings_peak(big, big_run, tmp_path / "big.csv")
+    assert peak_big < peak_small * 1.5, (peak_small, peak_big)
+    with (tmp_path / "big.csv").open(encoding="utf-8", newline="") as f:
+        assert sum(1 for _ in csv.DictReader(f)) == 3_600
+    small.close()
+    big.close()
