@@ -1,20 +1,24 @@
 """Offline pipeline throughput and its growth curve: segments/s, the embed stage against a bare
 ONNX Runtime session, peak RSS, CPU time, disk, and an unchanged re-run.
 
-Generates a corpus of synthetic transcripts (sentences re-mixed from data/sample, fixed seed). For
-each size, in its own process (so that peak RSS is that size's), on a fresh project:
+Generates a corpus of synthetic transcripts (sentences re-mixed from data/sample, fixed seed), or
+one long transcript of a given size. For each, in its own process (so that peak RSS is that
+size's), on a fresh project:
   - ingest (read + segment + store);
-  - the embed stage (quote units into chromadb, `project.embeddings.segments`);
+  - the embed stage as the similarity coder runs it: 512 segments at a time read from the store,
+    their quote units encoded into the project's vector cache (`project.embeddings.segments`);
+  - code (similarity scoring from the stored vectors) and end to end segments/s (ingest + embed +
+    code); peak RSS is read here, CPU seconds (user + system) and the project's size on disk;
+  - an unchanged re-run through `precode code` (it reports the finished run, stores nothing);
   - a bare onnxruntime session on the same texts: the same exported model file and tokenizer, the
     same batch size and length ordering, mean pooling, nothing else (the runtime's limit); the
-    stage's throughput as a ratio of it (goal >= 0.9);
-  - code (similarity scoring, vectors stored) and end to end segments/s (ingest + embed + code);
-  - an unchanged re-run through `precode code` (it reports the finished run, stores nothing);
-  - peak RSS, CPU seconds (user + system) and the project's size on disk.
-It never imports torch (the ONNX export must exist: any earlier `precode` run made it).
+    stage's throughput as a ratio of it (goal >= 0.9), and the segments/s it alone would allow.
+It never imports torch (the ONNX export must exist: any earlier `precode` run made it). Prints a
+markdown table, the peak-RSS growth between the two largest sizes (goal: within 10%) and of the
+long transcript, the command, and the date and load average before and after.
 
-    python benchmarks/pipeline.py --sizes 10,100,400          # the growth curve of docs/benchmarks.md
-    python benchmarks/pipeline.py --sizes 5 --words 3000      # a quick look
+    python benchmarks/pipeline.py --sizes 10,100,400 --long-transcript-mb 5   # docs/benchmarks.md's curve
+    python benchmarks/pipeline.py --sizes 5 --words 3000                      # a quick look
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 # This file is named like the `pipeline` package; keep its own folder off the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -39,9 +44,9 @@ from pipeline.embed import go_offline  # noqa: E402
 
 go_offline()
 
-from pipeline.codebook import load_codebook  # noqa: E402
+from pipeline.codebook import LEAF_LEVEL, load_codebook  # noqa: E402
 from pipeline.coders import make_coder  # noqa: E402
-from pipeline.coding import run_coder, select_segments  # noqa: E402
+from pipeline.coding import run_coder, segment_chunks, select_segment_keys  # noqa: E402
 from pipeline.embed import LocalEmbedder  # noqa: E402
 from pipeline.ingest import ingest_paths  # noqa: E402
 from pipeline.ingest.readers import read_transcript  # noqa: E402
@@ -69,17 +74,19 @@ def sentence_pools() -> tuple[list[str], list[str]]:
     return questions, sentences
 
 
-def make_corpus(folder: Path, transcripts: int, words: int, seed: int = 7) -> int:
+def make_corpus(folder: Path, transcripts: int, words: int, seed: int = 7, megabytes: float = 0.0) -> int:
+    """Synthetic transcripts of `words` words each; or, with `megabytes`, one transcript of that size."""
     questions, sentences = sentence_pools()
     rng = random.Random(seed)
     total_words = 0
     for n in range(transcripts):
-        lines, count = [], 0
-        while count < words:
+        lines, count, size = [], 0, 0
+        while (size < megabytes * 1e6) if megabytes else (count < words):
             answer = " ".join(rng.choice(sentences) for _ in range(rng.randint(2, 12)))
             question = rng.choice(questions)
             lines += [f"Interviewer: {question}", "", f"P{n + 1}: {answer}", ""]
             count += len(question.split()) + len(answer.split())
+            size += len(question.encode()) + len(answer.encode()) + len(f"Interviewer: \n\nP{n + 1}: \n\n")
         (folder / f"synthetic_{n:03d}.txt").write_text("\n".join(lines), encoding="utf-8")
         total_words += count
     return total_words
@@ -128,32 +135,42 @@ def folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def one_size(transcripts: int, words: int) -> dict[str, float]:
-    """Measure one corpus size in this process; returns the figures."""
+def one_size(transcripts: int, words: int, megabytes: float = 0.0) -> dict[str, Any]:
+    """Measure one corpus size in this process (`megabytes`: one transcript of that size); returns the figures.
+
+    The embed stage runs as the coder runs it, `BATCH_SEGMENTS` segments at a time read from the
+    store, so the peak RSS is the pipeline's (it is read before the bare session runs).
+    """
     from typer.testing import CliRunner
 
     from pipeline.cli import app
+    from pipeline.coders.similarity import BATCH_SEGMENTS
 
     work = Path(tempfile.mkdtemp(prefix="precode-bench-"))
     try:
         corpus = work / "corpus"
         corpus.mkdir()
-        total_words = make_corpus(corpus, transcripts, words)
+        total_words = make_corpus(corpus, transcripts, words, megabytes=megabytes)
+        corpus_mb = folder_mb(corpus)
         codebook = load_codebook("nasss")
         project, _ = init_project(work / "project")
         embedder = project.embeddings.embedder
         assert isinstance(embedder, LocalEmbedder)
         embedder.embed(["warm up the model"])
+        rss_ready = peak_rss_mb()
         cpu0 = cpu_seconds()
         t = time.perf_counter()
         ingest_paths(project, [corpus])
         t_ingest = time.perf_counter() - t
-        segments = select_segments(project)
+        keys = select_segment_keys(project)
+        texts: list[str] = []  # the quote units' texts, for the bare session
         t, c = time.perf_counter(), time.process_time()
-        vectors = project.embeddings.segments(segments)
+        for chunk in segment_chunks(project, keys, BATCH_SEGMENTS):
+            texts += [u.text for u in project.embeddings.segments(chunk).units]
         t_embed, c_embed = time.perf_counter() - t, time.process_time() - c
         t = time.perf_counter()
-        run = run_coder(project, make_coder("similarity", project), codebook)
+        # as `precode code` makes it (a calibrating coder fits its rule on the codebook here)
+        run = run_coder(project, make_coder("similarity", project, codebook=codebook, level=LEAF_LEVEL), codebook)
         t_code = time.perf_counter() - t
         cpu = cpu_seconds() - cpu0
         assert run.counts["quote_units_encoded"] == 0
@@ -172,49 +189,88 @@ def one_size(transcripts: int, words: int) -> dict[str, float]:
         assert len(again.db.runs()) == runs_before  # no duplicate run
         again.close()
 
-        texts = [u.text for u in vectors.units]
         t_bare, c_bare = bare_onnx_seconds(embedder, texts)
-        n = len(segments)
-        return {"transcripts": transcripts, "words": total_words, "segments": n, "units": len(texts),
+        n = len(keys)
+        return {"transcripts": transcripts, "megabytes": megabytes, "corpus_mb": corpus_mb, "words": total_words,
+                "segments": n, "units": len(texts),
                 "ingest_s": t_ingest, "embed_s": t_embed, "bare_onnx_s": t_bare, "code_s": t_code,
                 "end_to_end_s": t_ingest + t_embed + t_code, "segments_per_s": n / (t_ingest + t_embed + t_code),
                 "embed_vs_bare": t_bare / t_embed, "embed_cpu_s": c_embed, "bare_cpu_s": c_bare,
-                "embed_vs_bare_cpu": c_bare / c_embed, "cpu_s": cpu, "peak_rss_mb": rss, "disk_mb": disk,
+                "embed_vs_bare_cpu": c_bare / c_embed, "cpu_s": cpu, "segments_per_cpu_s": n / cpu,
+                "rss_ready_mb": rss_ready, "peak_rss_mb": rss, "disk_mb": disk,
                 "rerun_s": t_rerun, "suggestions": run.counts["suggestions"], "torch_imported": "torch" in sys.modules}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The figures as a markdown table, then the peak-RSS growth between the sizes."""
+    lines = ["| corpus | segments | quote units | ingest s | embed s (CPU s) | bare ORT s (CPU s) "
+             "| embed vs bare, CPU (wall) | code s | end to end (the embedding's ceiling) | CPU s (segments per CPU s) "
+             "| peak RSS (model loaded) "
+             "| disk | unchanged re-run | torch |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        corpus = (f"1 transcript of {r['corpus_mb']:.1f} MB" if r["megabytes"]
+                  else f"{r['transcripts']} transcripts ({r['corpus_mb']:.1f} MB)")
+        lines.append(
+            f"| {corpus} | {r['segments']:,} | {r['units']:,} | {r['ingest_s']:.1f} | {r['embed_s']:.1f} "
+            f"({r['embed_cpu_s']:.1f}) | {r['bare_onnx_s']:.1f} ({r['bare_cpu_s']:.1f}) "
+            f"| {r['embed_vs_bare_cpu']:.2f}x ({r['embed_vs_bare']:.2f}x) | {r['code_s']:.1f} "
+            f"| {r['end_to_end_s']:.1f} s, {r['segments_per_s']:.1f} seg/s (bare ORT alone: {r['segments'] / r['bare_onnx_s']:.1f}) "
+            f"| {r['cpu_s']:.0f} ({r['segments_per_cpu_s']:.1f}) "
+            f"| {r['peak_rss_mb']:,.0f} MB ({r['rss_ready_mb']:,.0f} MB) | {r['disk_mb']:.1f} MB | {r['rerun_s']:.1f} s "
+            f"| {'imported' if r['torch_imported'] else 'no'} |")
+    sized = [r for r in rows if not r["megabytes"]]
+    if len(sized) >= 2:
+        base, top = sized[-2], sized[-1]
+        lines.append(f"\nPeak RSS {base['transcripts']} -> {top['transcripts']} transcripts: "
+                     f"{(top['peak_rss_mb'] / base['peak_rss_mb'] - 1) * 100:+.1f}% "
+                     f"({base['segments']:,} -> {top['segments']:,} segments; goal: within 10%)")
+    for r in rows:
+        if r["megabytes"] and sized:
+            base = max(sized, key=lambda x: x["transcripts"])
+            lines.append(f"Peak RSS, one {r['corpus_mb']:.1f} MB transcript against {base['transcripts']} transcripts: "
+                         f"{(r['peak_rss_mb'] / base['peak_rss_mb'] - 1) * 100:+.1f}%")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100", help="transcript counts, comma-separated (each in its own process)")
     parser.add_argument("--transcripts", type=int, help="one size (the same as --sizes N)")
-    parser.add_argument("--words", type=int, default=9000)
+    parser.add_argument("--words", type=int, default=9000, help="words per transcript")
+    parser.add_argument("--long-transcript-mb", type=float, default=0.0,
+                        help="also measure one transcript of this many MB (e.g. 5), in its own process")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
+    parser.add_argument("--one-mb", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one_size(args.one, args.words)))
+    if args.one is not None:
+        print(json.dumps(one_size(args.one, args.words, args.one_mb)))
         return
     if args.transcripts:
         args.sizes = str(args.transcripts)
+    runs = [["--one", s.strip(), "--words", str(args.words)] for s in args.sizes.split(",") if s.strip()]
+    if args.long_transcript_mb:
+        runs.append(["--one", "1", "--one-mb", str(args.long_transcript_mb)])
+    started, load_before = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.getloadavg()
     rows = []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        out = subprocess.run([sys.executable, __file__, "--one", str(size), "--words", str(args.words)],
-                             capture_output=True, text=True, check=True)
+    for extra in runs:
+        out = subprocess.run([sys.executable, __file__, *extra], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"{' '.join(extra)} failed:\n{out.stderr[-3000:]}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print("| transcripts | segments | quote units | ingest s | embed s (CPU s) | bare ORT s (CPU s) | embed vs bare, CPU (wall) | code s "
-          "| end to end | CPU s | peak RSS | disk | unchanged re-run | torch |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['transcripts']} | {r['segments']:,} | {r['units']:,} | {r['ingest_s']:.1f} | {r['embed_s']:.1f} "
-              f"({r['embed_cpu_s']:.1f}) | {r['bare_onnx_s']:.1f} ({r['bare_cpu_s']:.1f}) "
-              f"| {r['embed_vs_bare_cpu']:.2f}x ({r['embed_vs_bare']:.2f}x) | {r['code_s']:.1f} "
-              f"| {r['end_to_end_s']:.1f} s, {r['segments_per_s']:.1f} seg/s | {r['cpu_s']:.0f} "
-              f"| {r['peak_rss_mb']:,.0f} MB | {r['disk_mb']:.1f} MB | {r['rerun_s']:.1f} s | "
-              f"{'imported' if r['torch_imported'] else 'no'} |")
-    print(f"\ncommand: python benchmarks/pipeline.py --sizes {args.sizes} --words {args.words}")
-    print(f"load (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; "
-          f"cores: {os.cpu_count()}; date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        print(f"measured {' '.join(extra)}", file=sys.stderr, flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    print(table(rows))
+    long = f" --long-transcript-mb {args.long_transcript_mb:g}" if args.long_transcript_mb else ""
+    print(f"\ncommand: python benchmarks/pipeline.py --sizes {args.sizes} --words {args.words}{long}")
+    load = os.getloadavg()
+    print(f"started {started}, load {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
+          f"finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"cores: {os.cpu_count()}; embedding threads: {os.environ.get('PRECODE_THREADS', 'settings default')}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 One loop for every coder (`run_coder`): the segments are chosen, the run is recorded with its
 scope (or the unfinished run of the same command is resumed), the segments not yet done are
 handed to the coder `coder.batch_segments` at a time, and every `CodedBatch` it yields is stored
-in one transaction with its progress and the coder's own records. A run ends `completed` once
+in one transaction with its progress and the coder's own records. The loop holds the segments'
+ids only and reads each chunk's texts from the store when it is coded, and the run's counts are
+made in SQL, so its memory does not grow with the corpus or with one long transcript (a coder
+with `batch_segments = 0`, the LLM coder, still gets all its segments at once). A run ends `completed` once
 every segment is done; `incomplete` (reason: "N segments failed: …") when every segment was tried
 and some failed — the next re-run of the same command reopens it and codes only what is left;
 `failed` when nothing was coded or an error no re-run fixes stopped it (`RunStopped`: fail-fast,
@@ -16,7 +19,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
 import psutil
 
@@ -27,6 +30,9 @@ from pipeline.models import Code, Grounding, Run, RunStatus, Segment, SegmentRol
 from pipeline.project import Project
 from pipeline.store.llm import StoredAnswers, write_records
 from pipeline.store.runs import RunScope, insert_suggestions, mark_segments, transcript_metadata, transcript_speakers
+from pipeline.store.transcripts import SegmentKey
+
+CHUNK_IDS = 512  # segments read from the store at a time (SQLite's host parameters stay below 999)
 
 
 def new_run_id() -> str:
@@ -34,16 +40,38 @@ def new_run_id() -> str:
     return f"{utcnow():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def select_segments(project: Project, transcript_names: list[str] | None = None) -> list[Segment]:
+def _scope(project: Project, transcript_names: list[str] | None) -> tuple[list[str], SegmentRole | None]:
     # names as 'precode status' lists them (siteA/P01), NFC/NFD-insensitive; a bare file name when unique
     transcripts = (project.db.resolve_transcript_names(transcript_names) if transcript_names
-                   else project.db.current_transcripts())
+                   else project.db.current_transcript_headers())
     role = None if project.settings.segment.code_interviewer else SegmentRole.participant
-    return project.db.segments([t.id for t in transcripts], role=role)
+    return [t.id for t in transcripts], role
+
+
+def select_segments(project: Project, transcript_names: list[str] | None = None) -> list[Segment]:
+    """The segments a run codes: those of the current transcripts (or the named ones), participants' by default."""
+    transcript_ids, role = _scope(project, transcript_names)
+    return project.db.segments(transcript_ids, role=role)
+
+
+def select_segment_keys(project: Project, transcript_names: list[str] | None = None) -> list[SegmentKey]:
+    """The same segments as `select_segments`, in the same order, as (id, transcript id) only."""
+    transcript_ids, role = _scope(project, transcript_names)
+    return project.db.segment_keys(transcript_ids, role=role)
+
+
+def segment_chunks(project: Project, keys: Sequence[SegmentKey], size: int) -> Iterator[list[Segment]]:
+    """The segments of `keys`, `size` at a time in the order of `keys`, each chunk read from the store when needed."""
+    for start in range(0, len(keys), size):
+        chunk = keys[start:start + size]
+        by_id: dict[str, Segment] = {}
+        for part in range(0, len(chunk), CHUNK_IDS):  # one query per CHUNK_IDS ids
+            by_id.update((s.id, s) for s in project.db.segments(segment_ids=[k.id for k in chunk[part:part + CHUNK_IDS]]))
+        yield [by_id[k.id] for k in chunk]
 
 
 def coding_context(project: Project, run_id: str, codebook: Codebook, codes: list[Code], level: str,
-                   segments: list[Segment]) -> CodingContext:
+                   segments: Sequence[Segment] | Sequence[SegmentKey]) -> CodingContext:
     """What a coder gets to code `segments` of the project (also for estimates, with run id '')."""
     return CodingContext(
         run_id=run_id, codebook=codebook, codes=codes, level=level, embeddings=project.embeddings,
@@ -66,7 +94,7 @@ def run_coder(
     total)` is called and only the segments not yet done are coded.
     """
     db = project.db
-    segments = select_segments(project, transcript_names)
+    segments = select_segment_keys(project, transcript_names)
     if not segments:
         raise PrecodeError("there are no segments to code in this project", hint="ingest transcripts first: precode ingest PATH")
     level = level or LEAF_LEVEL
@@ -84,10 +112,10 @@ def run_coder(
     if on_start:
         on_start(run, len(todo))
     context = coding_context(project, run.id, codebook, codes, level, todo)
-    step = coder.batch_segments or max(len(todo), 1)
+    step = coder.batch_segments or max(len(todo), 1)  # 0: all at once (one chunk)
     try:
-        for start in range(0, len(todo), step):
-            for batch in coder.code(todo[start:start + step], context):
+        for chunk in segment_chunks(project, todo, step):
+            for batch in coder.code(chunk, context):
                 with db.transaction() as conn:
                     insert_suggestions(conn, batch.suggestions)
                     mark_segments(conn, run.id, batch.done, batch.failed)
@@ -115,13 +143,14 @@ def run_coder(
 
 
 def _counts(project: Project, run_id: str, n_segments: int, coder: Coder) -> dict[str, int]:
-    suggestions = project.db.suggestions(run_id)
+    """The run's counts, made in SQL (no suggestion is loaded)."""
+    totals = project.db.run_totals(run_id)
     return {
         "segments": n_segments,
-        "suggestions": len(suggestions),
-        "segments_with_suggestions": len({s.segment_id for s in suggestions}),
-        **{f"grounding_{g.value}": sum(1 for s in suggestions if s.grounding is g) for g in Grounding},
-        **coder.counts(project.db.run_totals(run_id)),
+        "suggestions": sum(totals.grounding.values()),
+        "segments_with_suggestions": project.db.suggested_segments(run_id),
+        **{f"grounding_{g.value}": totals.grounding.get(g.value, 0) for g in Grounding},
+        **coder.counts(totals),
     }
 
 

@@ -5,16 +5,19 @@ sentence boundaries). Every unit is encoded once; the segment's vector is the no
 its units' vectors. That encodes each token once instead of twice (segment + sentences), which is
 what makes the offline path fast on a laptop CPU; for a mean-pooling model such as MiniLM the mean
 of sentence vectors is a close stand-in for encoding the whole segment. Units and segments are keyed
-by content-derived ids, so a re-run finds them in chromadb and encodes nothing.
+by content-derived ids, so a re-run finds them stored and encodes nothing.
 
 `EmbeddingIndex` is the embedding stage of one project: its embedder and its vector collections,
-built once and handed to coders through their context. What each collection is for:
+built once and handed to coders through their context. Only what a coder or a search reads is
+stored, each where it is read from:
 
-- `quote_units`: the vectors of segment sentences; the similarity coder scores every unit against
-  every code with one matrix product in numpy (its margin rule needs a unit's score for *all*
-  codes, which a nearest-neighbour query does not give), and candidate narrowing averages them.
-- `segments`: one vector per segment, read by `similar` ("find similar passages") through a
-  chromadb nearest-neighbour query.
+- quote units (`VectorCache`, a SQLite file beside the project's database): the vectors of segment
+  sentences, fetched by id only; the similarity coder scores every unit against every code with
+  one matrix product in numpy (its margin rule needs a unit's score for *all* codes, which a
+  nearest-neighbour query does not give), and candidate narrowing averages them.
+- `segments` (chromadb): one vector per segment with its text, for `precode similar`'s
+  nearest-neighbour query. Coding never writes it; `searchable` fills it from the stored unit
+  vectors the first time a search needs it (nothing is encoded again for a coded project).
 - `code_texts` and `codes`: the description vectors of codes, and each code's vector in one
   codebook version; candidate narrowing asks chromadb for a segment's nearest codes.
 """
@@ -35,7 +38,7 @@ from pipeline.embed import Embedder, make_embedder
 from pipeline.models import Code, Segment
 from pipeline.segment import SENTENCE_SEPARATORS
 from pipeline.settings import EmbeddingSettings
-from pipeline.store.vectors import CODE_TEXTS, CODES, QUOTE_UNITS, SEGMENTS, VectorStore
+from pipeline.store.vectors import CACHE_FILE, CODE_TEXTS, CODES, SEGMENTS, VectorCache, VectorStore
 
 QUOTE_MAX_CHARS = 240
 ENCODE_CHUNK = 2048
@@ -82,39 +85,29 @@ class SegmentVectors:
 
 
 def index_segments(
-    segments: list[Segment], embedder: Embedder, store: VectorStore,
+    segments: list[Segment], embedder: Embedder, cache: VectorCache,
     progress: Callable[[int], None] | None = None,
 ) -> SegmentVectors:
-    """Ensure every segment and its quote units are in the store; return all unit vectors."""
+    """Ensure every quote unit of `segments` is in the cache; return all unit vectors."""
     per_segment = [quote_units(s) for s in segments]
     units = [u for group in per_segment for u in group]
-    missing = set(store.missing(QUOTE_UNITS, embedder.name, [u.id for u in units]))
+    missing = set(cache.missing(embedder.name, [u.id for u in units]))
     todo = [u for u in units if u.id in missing]
     computed: dict[str, np.ndarray] = {}
     for start in range(0, len(todo), ENCODE_CHUNK):
         chunk = todo[start:start + ENCODE_CHUNK]
         vectors = embedder.embed([u.text for u in chunk])
-        store.upsert(QUOTE_UNITS, embedder.name, [u.id for u in chunk], vectors,
-                     metadatas=[{"segment_id": u.segment_id, "start": u.start, "end": u.end} for u in chunk])
+        cache.upsert(embedder.name, [u.id for u in chunk], vectors)
         computed.update(zip((u.id for u in chunk), vectors, strict=True))
         if progress:
             progress(len(chunk))
-    stored = store.vectors(QUOTE_UNITS, embedder.name, [u.id for u in units if u.id not in computed])
+    stored = cache.vectors(embedder.name, [u.id for u in units if u.id not in computed])
     dim = next(iter(computed.values()), next(iter(stored.values()), np.zeros(384))).shape[0]
     matrix = np.zeros((len(units), dim), dtype=np.float32)
     for row, unit in enumerate(units):
         matrix[row] = computed[unit.id] if unit.id in computed else stored[unit.id]
     offsets = np.cumsum([0, *(len(g) for g in per_segment)])
 
-    segment_missing = set(store.missing(SEGMENTS, embedder.name, [s.id for s in segments]))
-    new = [i for i, s in enumerate(segments) if s.id in segment_missing and offsets[i + 1] > offsets[i]]
-    if new:
-        means = np.stack([matrix[offsets[i]:offsets[i + 1]].mean(axis=0) for i in new])
-        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        store.upsert(SEGMENTS, embedder.name, [segments[i].id for i in new], means,
-                     documents=[segments[i].text for i in new],
-                     metadatas=[{"transcript_id": segments[i].transcript_id, "start": segments[i].start,
-                                 "end": segments[i].end, "speaker": segments[i].speaker} for i in new])
     return SegmentVectors(units, matrix, offsets, [s.id for s in segments], len(todo))
 
 
@@ -160,11 +153,13 @@ def code_vector_id(codebook: Codebook, code_id: str) -> str:
 class EmbeddingIndex:
     """The embedding stage of one project: its embedder and vector collections (opened when first used)."""
 
-    def __init__(self, settings: EmbeddingSettings, chroma_path: Path, chroma_url: str | None, project_id: str):
+    def __init__(self, settings: EmbeddingSettings, chroma_path: Path, chroma_url: str | None, project_id: str,
+                 cache_path: Path | None = None):
         self.settings = settings
         self.chroma_path = chroma_path
         self.chroma_url = chroma_url
         self.project_id = project_id
+        self.cache_path = cache_path or chroma_path.parent / CACHE_FILE  # beside the project's database
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -174,9 +169,38 @@ class EmbeddingIndex:
     def store(self) -> VectorStore:
         return VectorStore(self.chroma_path, self.chroma_url, namespace=self.project_id)
 
+    @cached_property
+    def units(self) -> VectorCache:
+        """The quote units' vectors (looked up by id, never searched by nearness)."""
+        return VectorCache(self.cache_path, namespace=self.project_id)
+
     def segments(self, segments: list[Segment], progress: Callable[[int], None] | None = None) -> SegmentVectors:
         """The quote units of `segments` with their vectors; only units not yet stored are encoded."""
-        return index_segments(segments, self.embedder, self.store, progress)
+        return index_segments(segments, self.embedder, self.units, progress)
+
+    def searchable(self, segments: list[Segment], chunk: int = ENCODE_CHUNK) -> int:
+        """Put the segments not yet in the `segments` collection there (for `similar`); returns how many.
+
+        Each one's vector is the normalized mean of its quote units' (encoded only if not stored
+        yet), stored with its text and place; `chunk` segments at a time, so memory stays bounded.
+        """
+        added = 0
+        missing = set(self.store.missing(SEGMENTS, self.embedder.name, [s.id for s in segments]))
+        todo = [s for s in segments if s.id in missing]
+        for start in range(0, len(todo), chunk):
+            part = todo[start:start + chunk]
+            sv = self.segments(part)
+            rows = [i for i in range(len(part)) if sv.offsets[i + 1] > sv.offsets[i]]
+            if not rows:
+                continue
+            means = np.stack([sv.vectors[sv.offsets[i]:sv.offsets[i + 1]].mean(axis=0) for i in rows])
+            means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+            self.store.upsert(SEGMENTS, self.embedder.name, [part[i].id for i in rows], means,
+                              documents=[part[i].text for i in rows],
+                              metadatas=[{"transcript_id": part[i].transcript_id, "start": part[i].start,
+                                          "end": part[i].end, "speaker": part[i].speaker} for i in rows])
+            added += len(rows)
+        return added
 
     def codes(self, codebook: Codebook, codes: list[Code]) -> np.ndarray:
         """One vector per code (rows in the order of `codes`)."""
@@ -209,5 +233,6 @@ class EmbeddingIndex:
         return self.store.nearest(SEGMENTS, self.embedder.name, self.embedder.embed(list(texts)), k, where=where)
 
     def delete(self) -> list[str]:
-        """Delete this project's vector collections (every embedder's); returns their names."""
+        """Delete this project's vectors (every embedder's): its collections, whose names are returned, and its cached unit vectors."""
+        self.units.delete_namespace()
         return self.store.delete_namespace()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pipeline.codebook import LEAF_LEVEL, Codebook
 from pipeline.coders.base import Coder
-from pipeline.coding import resume_key, select_segments
+from pipeline.coding import resume_key, select_segment_keys
 from pipeline.models import Run
 from pipeline.project import Project
 
@@ -19,7 +19,7 @@ from pipeline.project import Project
 def finished_run(project: Project, coder: Coder, codebook: Codebook, level: str | None = None,
                  transcript_names: list[str] | None = None) -> Run | None:
     """The completed run that this exact command already produced on these segments, if any."""
-    segments = select_segments(project, transcript_names)
+    segments = select_segment_keys(project, transcript_names)  # ids only, not every text
     if not segments:
         return None
     level = level or LEAF_LEVEL

@@ -1,8 +1,9 @@
 """Find similar passages: the project's segments nearest in meaning to a text (`precode similar`).
 
-The segments to search are those `precode code` would code (current transcript versions); the
-ones not yet embedded are embedded first (a coded project has them all), then chromadb answers
-one nearest-neighbour query on the project's `segments` collection.
+The segments to search are those `precode code` would code (current transcript versions). Coding
+stores only the quote units' vectors; the first search puts each segment's vector (the mean of its
+units', encoded only if not yet stored: a coded project has them all) into the project's
+`segments` collection, then chromadb answers one nearest-neighbour query there.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def similar_passages(project: Project, text: str, k: int = 5) -> list[SimilarPas
     if not segments:
         raise PrecodeError("there are no segments in this project", hint="ingest transcripts first: precode ingest PATH")
     index = project.embeddings
-    index.segments(segments)
+    index.searchable(segments)
     by_id = {s.id: s for s in segments}
     names = {t.id: t.name for t in project.db.current_transcripts()}
     [hits] = index.similar([text], k, transcript_ids=sorted({s.transcript_id for s in segments}))

@@ -28,6 +28,7 @@ from pipeline.models import (
     TranscriptMetadata,
     utcnow,
 )
+from pipeline.store.transcripts import SegmentKey
 
 
 class RunScope(BaseModel):
@@ -42,7 +43,7 @@ class RunScope(BaseModel):
     level: str
 
     @classmethod
-    def of(cls, run: Run, codebook: Codebook, segments: Sequence[Segment]) -> RunScope:
+    def of(cls, run: Run, codebook: Codebook, segments: Sequence[Segment] | Sequence[SegmentKey]) -> RunScope:
         ids = sorted(s.id for s in segments)
         return cls(run_id=run.id, transcript_ids=sorted({s.transcript_id for s in segments}), segment_count=len(ids),
                    segments_sha256=hashlib.sha256("\n".join(ids).encode()).hexdigest(),
@@ -284,6 +285,11 @@ class RunStore:
     def segments_done(self, run_id: str) -> set[str]:
         return {r[0] for r in self.conn.execute(
             "SELECT segment_id FROM run_segments WHERE run_id = ? AND status = 'done'", (run_id,))}
+
+    def suggested_segments(self, run_id: str) -> int:
+        """How many segments of the run have at least one suggestion (counted in SQL, no rows loaded)."""
+        return int(self.conn.execute("SELECT COUNT(DISTINCT segment_id) FROM suggestions WHERE run_id = ?",
+                                     (run_id,)).fetchone()[0])
 
     def segments_touched(self, run_id: str) -> int:
         """Segments of the run that are done or failed (0: the run got nowhere)."""

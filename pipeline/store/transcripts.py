@@ -17,10 +17,17 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.errors import PrecodeError
 from pipeline.models import Segment, SegmentRole, Transcript, TranscriptMetadata, Turn, utcnow
+
+
+class SegmentKey(NamedTuple):
+    """A segment's id and its transcript's: what a run's scope needs, without the text."""
+
+    id: str
+    transcript_id: str
 
 
 @dataclass
@@ -224,8 +231,17 @@ class TranscriptStore:
         return {r["id"]: r["text"] for r in self.conn.execute(f"SELECT id, text FROM transcripts WHERE id IN ({marks})", ids)}
 
     # -- segments ---------------------------------------------------------------------------
-    def segments(self, transcript_ids: Iterable[str] | None = None, role: SegmentRole | None = None) -> list[Segment]:
-        """Segments with their text and the context question's text, in transcript order."""
+    def segment_keys(self, transcript_ids: Iterable[str], role: SegmentRole | None = None) -> list[SegmentKey]:
+        """(id, transcript id) of the transcripts' segments in transcript order, without their texts (a run's scope)."""
+        ids = list(transcript_ids)
+        sql = (f"SELECT s.id, s.transcript_id FROM segments s JOIN transcripts t ON t.id = s.transcript_id "
+               f"WHERE s.transcript_id IN ({','.join('?' * len(ids))})" + (" AND s.role = ?" if role else "")
+               + " ORDER BY t.name, t.version, s.idx")
+        return [SegmentKey(r[0], r[1]) for r in self.conn.execute(sql, [*ids, *([role.value] if role else [])])]
+
+    def segments(self, transcript_ids: Iterable[str] | None = None, role: SegmentRole | None = None,
+                 segment_ids: Iterable[str] | None = None) -> list[Segment]:
+        """Segments with their text and the context question's text, in transcript order (of these ids: a chunk)."""
         sql = (
             'SELECT s.*, substr(t.text, s.context_start + 1, s.context_end - s.context_start) AS context '
             "FROM segments s JOIN transcripts t ON t.id = s.transcript_id"
@@ -238,6 +254,10 @@ class TranscriptStore:
         if role is not None:
             clauses.append("s.role = ?")
             params.append(role.value)
+        if segment_ids is not None:
+            wanted = list(segment_ids)
+            clauses.append(f"s.id IN ({','.join('?' * len(wanted))})")
+            params.extend(wanted)
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY t.name, t.version, s.idx"

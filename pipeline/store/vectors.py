@@ -1,13 +1,23 @@
-"""The chromadb wrapper: persistent collections in the project (or a Chroma server), cosine space.
+"""Where vectors are kept: chromadb for what is searched by nearness, a SQLite file for what is looked up by id.
 
-Embeddings are always computed by the project and passed in; chromadb's own default embedding
-function (which downloads a model at run time) is never used, and its telemetry is off. A
-collection is named `<project id>__<kind>__<embedder>`: the project id keeps two projects that
+`VectorStore` wraps chromadb: persistent collections in the project (or a Chroma server), cosine
+space. Embeddings are always computed by the project and passed in; chromadb's own default
+embedding function (which downloads a model at run time) is never used, and its telemetry is off.
+A collection is named `<project id>__<kind>__<embedder>`: the project id keeps two projects that
 share one Chroma server apart, the embedder's name keeps vectors of different models apart.
+
+`VectorCache` keeps the quote units' vectors, which are only ever fetched by id (the similarity
+coder scores them in numpy, never by a nearest-neighbour query). chromadb's embedded store keeps
+every collection's HNSW index in the process's memory, about 3 KB a vector and never released
+while the client lives (its `chroma_segment_cache_policy`/`chroma_memory_limit_bytes` settings are
+read only by the legacy Python segment manager, not by the Rust bindings chromadb 1.x runs), so a
+run's memory grew with the corpus; a SQLite table keyed by (project, embedder, id) reads and
+writes them with a bounded page cache, and an upsert no longer pays for an index insertion.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +27,8 @@ import numpy as np
 
 from pipeline.errors import PrecodeError
 
-SEGMENTS = "segments"  # a segment's vector (mean of its quote units'), for "find similar passages"
-QUOTE_UNITS = "quote_units"  # sentence-sized spans, scored against codes and quoted as evidence
+SEGMENTS = "segments"  # a segment's vector (mean of its quote units'), for `precode similar` (filled on first use)
+QUOTE_UNITS = "quote_units"  # sentence-sized spans, scored against codes and quoted as evidence (in `VectorCache`)
 CODE_TEXTS = "code_texts"  # a code's label+definition, inclusion notes and examples, one vector each
 CODES = "codes"  # a code's vector in one codebook version (mean of its and its descendants' texts)
 
@@ -114,3 +124,76 @@ class VectorStore:
             self.client.delete_collection(name)
             self._collections.pop(name, None)
         return mine
+
+
+CACHE_FILE = "vectors.sqlite3"
+_IDS_PER_QUERY = 900  # below SQLite's smallest bound on host parameters (999)
+
+
+class VectorCache:
+    """Vectors fetched by id (quote units): one SQLite file, rows keyed by (project id, embedder, id).
+
+    Memory stays bounded (SQLite's page cache), whatever the corpus. Rows of several projects may
+    share a file (as collections share a Chroma server); each sees and deletes only its own.
+    """
+
+    def __init__(self, path: Path, namespace: str = ""):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT NOT NULL, embedder TEXT NOT NULL, id TEXT NOT NULL,"
+                " vector BLOB NOT NULL, PRIMARY KEY (namespace, embedder, id)) WITHOUT ROWID")
+        except sqlite3.Error as exc:
+            raise PrecodeError(f"cannot open the vector cache ({exc})", path=str(path),
+                               hint="check that the project folder is writable") from None
+        self.path = path
+        self.namespace = namespace
+
+    def _present(self, embedder_name: str, ids: Sequence[str]) -> Iterable[tuple[str, bytes]]:
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = list(ids[start:start + _IDS_PER_QUERY])
+            yield from self.conn.execute(
+                f"SELECT id, vector FROM vectors WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
+                [self.namespace, embedder_name, *chunk])
+
+    def missing(self, embedder_name: str, ids: Sequence[str]) -> list[str]:
+        """The ids not yet stored (so re-runs embed nothing twice), in order, once each."""
+        unique = list(dict.fromkeys(ids))
+        present: set[str] = set()
+        for start in range(0, len(unique), _IDS_PER_QUERY):
+            chunk = unique[start:start + _IDS_PER_QUERY]
+            present.update(row[0] for row in self.conn.execute(
+                f"SELECT id FROM vectors WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
+                [self.namespace, embedder_name, *chunk]))
+        return [i for i in unique if i not in present]
+
+    def upsert(self, embedder_name: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [(self.namespace, embedder_name, i, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                for i, v in zip(ids, vectors, strict=True)]
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO vectors (namespace, embedder, id, vector) VALUES (?, ?, ?, ?)", rows)
+
+    def vectors(self, embedder_name: str, ids: Iterable[str]) -> dict[str, np.ndarray]:
+        wanted = list(dict.fromkeys(ids))
+        return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in self._present(embedder_name, wanted)}
+
+    def count(self, embedder_name: str) -> int:
+        [(n,)] = self.conn.execute("SELECT COUNT(*) FROM vectors WHERE namespace = ? AND embedder = ?",
+                                   [self.namespace, embedder_name])
+        return int(n)
+
+    def delete_namespace(self) -> int:
+        """Delete this project's vectors (every embedder's); returns how many."""
+        if not self.namespace:
+            raise ValueError("a vector cache without a project id cannot tell its vectors from others'")
+        with self.conn:
+            self.conn.execute("BEGIN")
+            return int(self.conn.execute("DELETE FROM vectors WHERE namespace = ?", [self.namespace]).rowcount)
+
+    def close(self) -> None:
+        self.conn.close()

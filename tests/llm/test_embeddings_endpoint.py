@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.codebook import load_codebook
 from pipeline.coders import make_coder
-from pipeline.coding import run_coder
+from pipeline.coding import run_coder, select_segments
 from pipeline.errors import PrecodeError
 from pipeline.project import open_project
 from pipeline.settings import write_settings
@@ -38,9 +38,10 @@ def test_openai_embeddings_code_a_project_and_are_reused(make_project, stub, mon
     suggestions = project.db.suggestions(run.id)
     text = project.db.current_transcripts()[0].text
     assert all(text[s.quote_start:s.quote_end] == s.quote for s in suggestions)
+    project.embeddings.searchable(select_segments(project))  # `precode similar`'s vectors: from the stored units
     store = VectorStore(project.chroma_path, namespace=project.id)
     assert store.collection("segments", "openai-stub-embed").count() == run.counts["segments"]
-    assert store.collection("quote_units", "openai-stub-embed").count() == run.counts["quote_units"]
+    assert project.embeddings.units.count("openai-stub-embed") == run.counts["quote_units"]
 
     stub.clear()
     again = run_coder(project, make_coder("similarity", project), load_codebook("nasss"))

@@ -15,7 +15,7 @@ from pipeline.indexing import EmbeddingIndex
 from pipeline.ingest import ingest_paths
 from pipeline.project import init_project
 from pipeline.similar import similar_passages
-from pipeline.store.vectors import QUOTE_UNITS, SEGMENTS
+from pipeline.store.vectors import SEGMENTS
 
 
 def test_nearest_codes_from_chromadb_are_the_exact_cosine_ranking(sample_project):
@@ -56,13 +56,13 @@ def test_two_projects_on_one_chroma_store_never_see_each_other(tmp_path: Path, s
     a = EmbeddingIndex(first.settings.embedding, shared, None, first.id)
     b = EmbeddingIndex(second.settings.embedding, shared, None, second.id)
     segments = select_segments(first)
-    a.segments(segments)
+    a.searchable(segments)
     name = a.embedder.name
     assert a.store.count(SEGMENTS, name) == len(segments)
     assert b.store.count(SEGMENTS, name) == 0 and b.similar([segments[0].text], 3) == [[]]
-    assert b.store.missing(QUOTE_UNITS, name, [u.id for u in a.segments(segments[:1]).units])  # nothing shared
+    assert b.units.missing(name, [u.id for u in a.segments(segments[:1]).units])  # nothing shared
 
-    b.segments(select_segments(second)[:2])
+    b.searchable(select_segments(second)[:2])
     deleted = a.delete()
     assert deleted and all(n.startswith(f"{first.id}__") for n in deleted)
     left = {c if isinstance(c, str) else c.name for c in a.store.client.list_collections()}
@@ -112,11 +112,13 @@ def test_two_projects_on_one_chroma_server_keep_apart(tmp_path: Path, sample_dir
         first, second = projects
         run = run_coder(first, make_coder("similarity", first), load_codebook("nasss"))
         name = first.embeddings.embedder.name
+        first.embeddings.searchable(select_segments(first))  # what `precode similar` fills on first use
         assert first.embeddings.store.count(SEGMENTS, name) == run.counts["segments"]
         assert second.embeddings.store.count(SEGMENTS, name) == 0
         assert not (first.root / "chroma" / "chroma.sqlite3").exists()  # the vectors went to the server
         again = run_coder(second, make_coder("similarity", second), load_codebook("nasss"))
         assert again.counts["quote_units_encoded"] == again.counts["quote_units"]  # nothing borrowed from `first`
+        second.embeddings.searchable(select_segments(second))
         assert first.delete_vectors() and second.embeddings.store.count(SEGMENTS, name) == again.counts["segments"]
         for project in projects:
             project.close()

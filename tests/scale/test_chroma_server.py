@@ -19,7 +19,7 @@ from pipeline.coding import run_coder, select_segments
 from pipeline.ingest import ingest_paths
 from pipeline.project import Project, init_project, open_project
 from pipeline.settings import write_settings
-from pipeline.store.vectors import QUOTE_UNITS, SEGMENTS
+from pipeline.store.vectors import SEGMENTS
 from pipeline.vector_move import project_collections
 
 pytestmark = pytest.mark.slow
@@ -56,6 +56,7 @@ def test_the_pipeline_gives_the_same_suggestions_on_a_chroma_server_and_embedded
     assert local_result and local_result == server_result
     # the vectors really went to the server, and nothing to the remote project's own folder
     name = remote.embeddings.embedder.name
+    remote.embeddings.searchable(select_segments(remote))  # what `precode similar` fills on first use
     assert remote.embeddings.store.count(SEGMENTS, name) == len(select_segments(remote))
     assert not any((remote.root / "chroma").iterdir())
     # a re-run against the server embeds nothing again: every unit is found there
@@ -73,9 +74,10 @@ def test_two_projects_on_one_server_see_only_their_own_vectors_and_dropping_one_
     segments = select_segments(second)
     # the second project finds none of the first one's vectors or texts, though the ids are the same
     assert second.embeddings.store.count(SEGMENTS, name) == 0
-    assert len(second.embeddings.store.missing(QUOTE_UNITS, name, [s.id for s in segments])) == len(segments)
+    assert len(second.embeddings.units.missing(name, [s.id for s in segments])) == len(segments)
     assert second.embeddings.similar([segments[0].text], 3) == [[]]
     _coded(second)
+    second.embeddings.searchable(segments)
     hits = second.embeddings.similar([segments[0].text], 50)[0]
     assert hits and {h for h, _ in hits} <= {s.id for s in segments}
     stored = second.embeddings.store.collection(SEGMENTS, name).get(include=["documents"])
@@ -99,14 +101,14 @@ def test_a_project_moves_its_vectors_to_the_server_and_back_with_the_same_result
     project = _project(tmp_path / "moving", sample_dir, None)
     before = _coded(project)
     name = project.embeddings.embedder.name
-    units = project.embeddings.store.count(QUOTE_UNITS, name)
+    units = project.embeddings.units.count(name)
     project.close()
 
     result = CliRunner().invoke(app, ["vectors", "move", "--to-server", server, "-p", str(project.root)])
     assert result.exit_code == 0, result.output
     moved = open_project(project.root)
     assert moved.settings.chroma.url == server
-    assert moved.embeddings.store.count(QUOTE_UNITS, name) == units
+    assert moved.embeddings.units.count(name) == units
     assert moved.embeddings.segments(select_segments(moved)).encoded == 0  # nothing re-embedded
     local_left = {c if isinstance(c, str) else c.name
                   for c in moved.embeddings.store.__class__(moved.chroma_path, None, moved.id).client.list_collections()}
@@ -117,6 +119,6 @@ def test_a_project_moves_its_vectors_to_the_server_and_back_with_the_same_result
     back = CliRunner().invoke(app, ["vectors", "move", "--to-local", "-p", str(project.root)])
     assert back.exit_code == 0, back.output
     home = open_project(project.root)
-    assert home.settings.chroma.url is None and home.embeddings.store.count(QUOTE_UNITS, name) == units
+    assert home.settings.chroma.url is None and home.embeddings.units.count(name) == units
     assert _coded(home) == before
     home.close()
