@@ -337,9 +337,11 @@ class LLMCoder:
     def _ask_all(self, batches: list[_Batch], context: CodingContext) -> Iterator[CodedBatch]:
         """Send every missing request, `concurrency` at a time; yield each batch once all its samples are in.
 
-        One thread, one event loop: at most `concurrency` requests are in flight; as soon as some
-        finish, the next ones are started and sent, and only then are the answers stored, so the
-        requests keep flowing while this generator's consumer writes to the database.
+        One thread, one event loop. Answers received but not yet stored count against `concurrency`
+        like requests in flight, so a process killed at any moment loses at most `concurrency`
+        answers (asked again on resume). As each answer is stored (the consumer resumes this
+        generator after committing it), the next request is started, so requests keep flowing
+        while the consumer writes to the database.
         """
         todo = deque((batch, sample) for batch in batches for sample in range(self.settings.samples)
                      if sample not in batch.outcomes)
@@ -348,27 +350,29 @@ class LLMCoder:
         adapted = 0
         active: dict[asyncio.Task[_Outcome], tuple[_Batch, int]] = {}
 
-        def top_up() -> None:
-            while todo and len(active) < self.settings.concurrency:
+        def top_up(unstored: int) -> None:
+            """Start requests until those in flight plus the `unstored` answers reach `concurrency`."""
+            while todo and len(active) + unstored < self.settings.concurrency:
                 batch, sample = todo.popleft()
                 active[loop.create_task(self._ask(client, batch, sample))] = (batch, sample)
+            loop.run_until_complete(asyncio.sleep(0))  # the new requests start before the answers are stored
 
         try:
-            top_up()
+            top_up(0)
             while active:
                 finished, _ = loop.run_until_complete(asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED))
                 results = [(*active.pop(task), task.result()) for task in finished]  # a fatal error raises here
-                top_up()
-                loop.run_until_complete(asyncio.sleep(0))  # the new requests start before the answers are stored
+                top_up(len(results))
                 if len(client.adaptations) > adapted:  # parameters the server refused: stored with the run
                     yield CodedBatch(records=adaptation_rows(context.run_id, client.adaptations[adapted:]))
                     adapted = len(client.adaptations)
-                for batch, sample, outcome in results:
+                for stored, (batch, sample, outcome) in enumerate(results, start=1):
                     batch.outcomes[sample] = outcome
                     if len(batch.outcomes) == self.settings.samples:
                         yield self._finish(batch, context)  # its records hold the calls, stored with the batch
                     else:  # other samples still to come: keep this answer and its cost even if the process dies
                         yield CodedBatch(records=outcome.records(context.run_id, batch.keys[sample], self.model))
+                    top_up(len(results) - stored)
         finally:
             for task in active:
                 task.cancel()
