@@ -1,0 +1,171 @@
+"""Does `precode review --learn`'s order teach the learned model faster? A simulated review on real codes.
+
+Data: coded-chat (../shared/fixtures/coded-chat, real human codes), `Discussion` scheme: every
+message has one of 8 codes. The conversations are split in two at random: the messages of one half
+are the run under review, the other half is held out.
+
+The run under review suggests every code on every message (the case where the order matters
+most: most suggestions are wrong). A simulated reviewer decides one suggestion at a time as the
+human coders coded: accept when the message has that code, reject when not, so each decision
+reveals one (message, code) label, as in the review (`pipeline.learn.examples.human_codes`).
+Orders compared:
+
+* `learned`: what `review --learn` does: the model (the learned coder's, codebook prior included)
+  is retrained every `--every` decisions and the pending suggestions are ordered by |p - 0.5|,
+  smallest first;
+* `reading`: message by message, every code of a message in a row (the default order);
+* `random`: suggestions in random order.
+
+After each budget of decisions the model trained on the labels revealed so far is scored on the
+held-out messages in single-label mode (each message gets its most likely code) with `precode
+eval`'s macro kappa (eval.metrics.agreement_table); mean and spread over `--repeats` splits.
+
+    .venv/bin/python benchmarks/review_learn.py --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.embed import go_offline, make_embedder  # noqa: E402
+
+go_offline()
+
+from eval.metrics import agreement_table, pair_key  # noqa: E402
+from pipeline.codebook import Codebook  # noqa: E402
+from pipeline.learn.model import LearnOptions, Prior, fit  # noqa: E402
+from pipeline.learn.prior import build_prior  # noqa: E402
+from pipeline.models import Code  # noqa: E402
+from pipeline.settings import EmbeddingSettings  # noqa: E402
+
+CHAT = ROOT.parent / "shared" / "fixtures" / "coded-chat"
+BUDGETS = (40, 80, 160, 320, 640)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def chat_codebook(scheme: str = "Discussion") -> Codebook:
+    """The dataset's codebook.xlsx terms of one scheme (definition + examples), as benchmarks/quality.py reads it."""
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(CHAT / "codebook.xlsx", read_only=True).worksheets[0]
+    codes = []
+    for term, definition, example in list(sheet.iter_rows(values_only=True))[1:]:
+        if not term or not str(term).startswith(f"{scheme}:"):
+            continue
+        label = str(term).split(":", 1)[1].strip()
+        examples = [e.strip(" \n\u201c\u201d\"") for e in re.split(r"\n\s*\n|\u201d\s*\u201c", str(example or ""))]
+        codes.append(Code(id=_slug(label), label=label, definition=" ".join(str(definition or "").split()),
+                          include=[], exclude=[], examples=[" ".join(e.split()) for e in examples if len(e) > 3]))
+    return Codebook(id=f"coded-chat-{scheme.lower()}", name=f"coded-chat {scheme}", version="1", levels=[], codes=codes)
+
+
+def chat_messages(scheme: str = "Discussion") -> tuple[list[str], list[str], list[str]]:
+    with (CHAT / "cleaned_data.csv").open(encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r.get(scheme, "").strip()]
+    keys = [f"{r['course']}|{r['book_id']}|{r['bookclub']}|{r['chat_crew']}" for r in rows]
+    return [r["message"] for r in rows], [r[scheme].strip() for r in rows], keys
+
+
+def macro_kappa(truth: np.ndarray, predicted: np.ndarray, codes: list[str]) -> float:
+    result = agreement_table(np.stack([truth, predicted]).astype(float), code_ids=codes,
+                             coder_names=["human", "machine"], gold="human", bootstrap=0)
+    return float(result.pairs[pair_key("human", "machine")].overall.kappa_macro)
+
+
+def score(x_pool: np.ndarray, y_known: np.ndarray, prior: Prior, codes: list[str], x_test: np.ndarray,
+          y_test: np.ndarray, options: LearnOptions) -> float:
+    rows = ~np.isnan(y_known).all(axis=1)
+    model = fit(x_pool[rows], y_known[rows], codes, prior, options)
+    applied, _ = model.predict(x_test)
+    return macro_kappa(y_test, applied.astype(float), codes)
+
+
+def simulate(order: str, x_pool: np.ndarray, y_pool: np.ndarray, prior: Prior, codes: list[str], x_test: np.ndarray,
+             y_test: np.ndarray, every: int, rng: np.random.Generator, options: LearnOptions) -> dict[int, float]:
+    n, c = y_pool.shape
+    known = np.full(y_pool.shape, np.nan)
+    out: dict[int, float] = {}
+    if order == "reading":
+        sequence = list(range(n * c))
+    elif order == "random":
+        sequence = rng.permutation(n * c).tolist()
+    decided = 0
+    while decided < max(BUDGETS):
+        if order == "learned":  # retrain on what is known, take the `every` least certain pending suggestions
+            rows = ~np.isnan(known).all(axis=1)
+            model = fit(x_pool[rows], known[rows], codes, prior, options, cross_validate=rows.sum() >= 10)
+            u = np.abs(model.proba(x_pool) - 0.5).ravel()
+            u[~np.isnan(known.ravel())] = np.inf
+            batch = np.lexsort((np.arange(n * c), u))[:every].tolist()
+        else:
+            batch = sequence[decided:decided + every]
+        for flat in batch:
+            i, j = divmod(int(flat), c)
+            known[i, j] = y_pool[i, j]
+        decided += len(batch)
+        if decided in BUDGETS:
+            out[decided] = score(x_pool, known, prior, codes, x_test, y_test, options)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--every", type=int, default=20, help="retrain after this many decisions (learned order)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "review_learn.json")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    codebook = chat_codebook()
+    codes = [c.id for c in codebook.codes]
+    messages, labels, keys = chat_messages()
+    by_label = {c.label: j for j, c in enumerate(codebook.codes)}
+    y = np.zeros((len(messages), len(codes)))
+    for i, label in enumerate(labels):
+        y[i, by_label[label]] = 1.0
+    embedder = make_embedder(EmbeddingSettings())
+    x = np.asarray(embedder.embed(messages), dtype=np.float64)
+    prior = build_prior(codebook, codebook.codes, embedder)
+    options = LearnOptions(single=True, context_weight=0.0)
+    conversations = sorted(set(keys))
+    results: dict[str, list[dict[int, float]]] = {"learned": [], "reading": [], "random": []}
+    for rep in range(args.repeats):
+        rng = np.random.default_rng(rep)
+        pool_keys = set(rng.permutation(conversations)[: len(conversations) // 2].tolist())
+        pool = np.array([k in pool_keys for k in keys])
+        for order in results:
+            results[order].append(simulate(order, x[pool], y[pool], prior, codes, x[~pool], y[~pool], args.every,
+                                           np.random.default_rng(1000 + rep), options))
+        print(f"split {rep + 1}: " + "; ".join(f"{o} {r[-1]}" for o, r in results.items()), flush=True)
+    summary = {order: {str(b): {"mean": round(float(np.mean([r[b] for r in runs])), 3),
+                                "min": round(float(np.min([r[b] for r in runs])), 3),
+                                "max": round(float(np.max([r[b] for r in runs])), 3)} for b in BUDGETS}
+               for order, runs in results.items()}
+    report: dict[str, Any] = {"data": "coded-chat Discussion", "messages": len(messages), "codes": len(codes),
+                              "repeats": args.repeats, "retrain_every": args.every, "budgets": list(BUDGETS),
+                              "macro_kappa_on_held_out": summary, "seconds": round(time.perf_counter() - began, 1)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"decisions   {'  '.join(f'{b:>15}' for b in BUDGETS)}")
+    for order, rows in summary.items():
+        print(f"{order:<10}  " + "  ".join(f"{rows[str(b)]['mean']:.3f} [{rows[str(b)]['min']:.2f},{rows[str(b)]['max']:.2f}]"
+                                           for b in BUDGETS))
+    print(f"wrote {args.out} ({report['seconds']} s)")
+
+
+if __name__ == "__main__":
+    main()
