@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +46,9 @@ from pipeline.reviewed import run_transcript_ids
 from pipeline.store import proposals as proposal_store
 from pipeline.store import review as review_store
 from pipeline.store.proposals import LearnedProposal
+
+if TYPE_CHECKING:
+    from pipeline.indexing import QuoteUnit
 
 DEFAULT_EVERY = 10  # retrain after this many decisions of the session
 DEFAULT_PROPOSE_MIN = 0.8  # propose a code the model gives at least this probability
@@ -69,7 +73,8 @@ class Scores:
     row: dict[str, int]
     probability: np.ndarray  # (n, c)
     applied: np.ndarray  # (n, c) the model's decision rule
-    best_unit: list[list[tuple[int, int, str]]]  # per segment, per code: the best quote unit (start, end, text)
+    best_unit: np.ndarray  # (n, c) index into `units` of each code's best quote unit in the segment (-1: none)
+    units: list[QuoteUnit]
 
 
 def model_name(embedder: str) -> str:
@@ -125,10 +130,12 @@ class ActiveLearner:
         n, c = len(segments), len(self.codes)
         probability = np.zeros((n, c))
         d_seg = np.full((n, c), -np.inf)
-        best: list[list[tuple[int, int, str]]] = [[] for _ in segments]
+        best = np.full((n, c), -1, dtype=np.int64)
+        units: list[QuoteUnit] = []
         if n and c:
             embeddings = self.project.embeddings
             sv = embeddings.segments(segments)
+            units = sv.units
             ctx = context_vectors(segments, embeddings.embedder, embeddings.store)
             unit_ctx = None if ctx is None else np.repeat(ctx, np.diff(sv.offsets), axis=0)
             d_units = model.decision(features(sv.vectors, unit_ctx, self.options))
@@ -136,13 +143,12 @@ class ActiveLearner:
             for i in range(n):  # a segment has a code when its best quote unit has it (as the learned coder)
                 lo, hi = int(sv.offsets[i]), int(sv.offsets[i + 1])
                 if hi > lo:
-                    top = lo + d_units[lo:hi].argmax(axis=0)
+                    best[i] = lo + d_units[lo:hi].argmax(axis=0)
                     d_seg[i] = d_units[lo:hi].max(axis=0)
                     probability[i] = p_units[lo:hi].max(axis=0)
-                    best[i] = [(sv.units[u].start, sv.units[u].end, sv.units[u].text) for u in top.tolist()]
         applied = decide(np.where(np.isfinite(d_seg), d_seg, -1e9), probability, model.fitted.constant, False, False)
         applied &= np.isfinite(d_seg)
-        return Scores(segments, {s.id: i for i, s in enumerate(segments)}, probability, applied, best)
+        return Scores(segments, {s.id: i for i, s in enumerate(segments)}, probability, applied, best, units)
 
     # -- the learned order ------------------------------------------------------------------------
     def uncertainty(self, segment_ids: list[str], code_ids: list[str]) -> np.ndarray:
@@ -177,7 +183,7 @@ class ActiveLearner:
         out = []
         for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
             seg = scores.segments[i]
-            if seg.id in people.full or (seg.id, j) in taken or (seg.id, j) in known or not scores.best_unit[i]:
+            if seg.id in people.full or (seg.id, j) in taken or (seg.id, j) in known or scores.best_unit[i, j] < 0:
                 continue
             out.append((i, j))
         out.sort(key=lambda ij: (-scores.probability[ij], ij))
@@ -195,7 +201,8 @@ class ActiveLearner:
         suggestions, provenance = [], []
         for i, j in self.candidates():
             seg, code = scores.segments[i], self.codes[j]
-            start, end, text = scores.best_unit[i][j]
+            unit = scores.units[int(scores.best_unit[i, j])]
+            start, end, text = unit.start, unit.end, unit.text
             p = round(float(scores.probability[i, j]), 4)
             sid = make_suggestion_id(self.run.id, seg.id, code.id)
             suggestions.append(Suggestion(
