@@ -125,6 +125,8 @@ def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str |
 
     codebook = load_codebook(codebook_ref)
     extra = {} if learned is None else {**learned, "codebook": codebook, "level": level}  # learned: trains now
+    if coder_name == "similarity":  # calibrates its rule on the codebook now (recorded in the run's params)
+        extra = {"codebook": codebook, "level": level}
     coder = make_coder(coder_name, project, threshold=threshold, top_k=top_k, llm=llm, dry_run=dry_run, **extra)
     if dry_run:
         from pipeline.coders.llm import LLMCoder
@@ -181,7 +183,7 @@ def code(
     level: Annotated[str | None, typer.Option(help="Tree level to code at: domain|subdomain|theme (QIF: "
                                                       "phase|step|activity) or leaf (codes with no children, the default).")] = None,
     transcript: Annotated[list[str] | None, typer.Option(help="Only these transcript names (repeatable).")] = None,
-    threshold: Annotated[float | None, typer.Option(help="similarity: minimum cosine score (default from settings).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="similarity: use the cosine rule with this minimum cosine (default: the rule calibrated on the codebook).")] = None,
     top_k: Annotated[int | None, typer.Option(help="similarity: at most this many codes per segment.")] = None,
     model: Annotated[str | None, typer.Option(help="llm: model name (Azure: the deployment name); default: model in precode.toml.")] = None,
     base_url: Annotated[str | None, typer.Option(help="llm: API base URL, e.g. http://localhost:11434/v1.")] = None,

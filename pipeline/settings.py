@@ -67,6 +67,9 @@ class SimilaritySettings(_Section):
     threshold: float = Field(0.40, ge=-1, le=1, description="minimum cosine similarity of a quote unit to a code")
     margin: float = Field(0.10, ge=0, le=2, description="how far above the unit's mean similarity over all codes")
     top_k: int = Field(3, ge=1, description="at most this many codes per segment")
+    rule: Literal["calibrated", "cosine"] = Field(
+        "calibrated", description="calibrated: a probability over the codes, its cut fitted on the codebook's own "
+                                  "texts; cosine: threshold and margin (also chosen by an explicit --threshold)")
 
 
 class ChromaSettings(_Section):

@@ -151,14 +151,34 @@ def test_run_record_and_export(sample_project, tmp_path: Path):
 
 
 def test_at_most_top_k_codes_per_segment_and_scores_above_threshold(sample_project):
+    # The default rule is calibrated on the codebook (issue 12): a suggestion's score is its probability
+    # among the codes, at least the calibrated cut. The cosine rule keeps its threshold (below).
+    from pipeline.coders.similarity import calibrate_codebook
+
     db = sample_project.db
     settings = sample_project.settings.similarity
-    suggestions = db.suggestions(db.run().id)
+    codebook = load_codebook("nasss")
+    run = next(r for r in db.runs() if r.coder == "similarity" and r.level == "leaf" and r.params.get("rule") == "calibrated")
+    calibration = calibrate_codebook(sample_project.embeddings, codebook, codebook.at_level("leaf"), settings.top_k)
+    assert calibration is not None and 0 < calibration.p_min < 1
+    suggestions = db.suggestions(run.id)
     per_segment: dict[str, int] = {}
     for s in suggestions:
         per_segment[s.segment_id] = per_segment.get(s.segment_id, 0) + 1
-        assert s.score >= settings.threshold
+        assert calibration.p_min <= s.score <= 1
     assert max(per_segment.values()) <= settings.top_k
+
+
+def test_the_cosine_rule_keeps_its_threshold_and_top_k(sample_project):
+    settings = sample_project.settings.similarity
+    run = run_coder(sample_project, make_coder("similarity", sample_project, threshold=settings.threshold),
+                    load_codebook("nasss"))
+    assert run.params["rule"] == "cosine" and "calibration" not in run.params
+    per_segment: dict[str, int] = {}
+    for s in sample_project.db.suggestions(run.id):
+        per_segment[s.segment_id] = per_segment.get(s.segment_id, 0) + 1
+        assert s.score >= settings.threshold
+    assert per_segment and max(per_segment.values()) <= settings.top_k
 
 
 def test_rerun_embeds_nothing_again_and_levels_work(sample_project):
