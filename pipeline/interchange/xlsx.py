@@ -78,12 +78,13 @@ def _cells(sheet: WriteOnlyWorksheet, columns: list[str], row: dict[str, Any]) -
 
 
 def write_rows(out: Path, rows: Iterable[dict[str, Any]], columns: list[str] = COLUMNS, title: str = SHEET,
-               max_rows: int = EXCEL_MAX_ROWS) -> tuple[int, int]:
+               max_rows: int | None = None) -> tuple[int, int]:
     """Write rows into a workbook atomically, streaming (openpyxl's write-only mode); returns (rows, sheets).
 
     A sheet holds at most `max_rows` rows, its header included; further rows continue on the next
     sheet ("codings (2)", ...), which starts with the header again. No row is ever dropped.
     """
+    max_rows = EXCEL_MAX_ROWS if max_rows is None else max_rows
     if max_rows < 2:
         raise ValueError("a sheet needs room for its header and at least one row")
     workbook = Workbook(write_only=True)
@@ -105,7 +106,7 @@ def write_rows(out: Path, rows: Iterable[dict[str, Any]], columns: list[str] = C
 
 
 def write_xlsx_sheets(project: Project, out: Path, run_id: str | None = None, include_all: bool = False,
-                      reviewer: str | None = None, max_rows: int = EXCEL_MAX_ROWS) -> tuple[int, int]:
+                      reviewer: str | None = None, max_rows: int | None = None) -> tuple[int, int]:
     """Write the workbook atomically; returns (codings written, sheets used)."""
     return write_rows(out, stream_coding_rows(project, run_id, include_all, reviewer), max_rows=max_rows)
 

@@ -197,3 +197,25 @@ def test_the_codings_export_of_every_suggestion_holds_one_transcript_at_a_time(t
         assert sum(1 for _ in csv.DictReader(f)) == 3_600
     small.close()
     big.close()
+
+
+def test_the_export_command_says_how_many_sheets_it_wrote(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import pipeline.interchange.xlsx as xlsx
+    from pipeline.cli import app
+
+    project, run = synthetic_project(tmp_path / "p", 25)
+    root = str(project.root)
+    project.close()
+    out = tmp_path / "all.xlsx"
+    args = ["export", "-p", root, "-f", "xlsx", "--all", "--run", run.id, "--out", str(out)]
+    one = CliRunner().invoke(app, args)
+    assert one.exit_code == 0, one.output
+    assert "sheets" not in one.output and load_workbook(out).sheetnames == ["codings"]  # the real limit: one sheet
+    monkeypatch.setattr(xlsx, "EXCEL_MAX_ROWS", 11)  # the command's message only; the split is tested above
+    three = CliRunner().invoke(app, args)
+    assert three.exit_code == 0, three.output
+    text = " ".join(three.output.split())
+    assert "Wrote 25 codings" in text and "continue over 3 sheets" in text and "1,048,576" not in text
+    assert load_workbook(out).sheetnames == ["codings", "codings (2)", "codings (3)"]
