@@ -175,6 +175,10 @@ def test_segment_chunks_read_the_selected_segments_in_order_a_chunk_at_a_time(lo
     assert [len(c) for c in chunks] == [40, 40, 40, 30]
     assert [s for c in chunks for s in c] == whole  # the same models, in the same order
     assert list(segment_chunks(long_project, keys[:0], 40)) == []
+    # each segment's context question, sliced from its transcript's text read once per transcript
+    [transcript] = long_project.db.current_transcripts()
+    assert all(s.context == transcript.text[s.context_start:s.context_end] for s in whole)
+    assert [s.context for s in whole[:2]] == ["Question 0 about the alerts?", "Question 1 about the alerts?"]
     long_project.close()
 
 
