@@ -224,8 +224,9 @@ class BatchLLMCoder(LLMCoder):
         """Run the requests through `[llm] batch_command` (e.g. vLLM's run_batch) and collect its output file.
 
         The command runs to its end within this call; its request and result files (they hold the
-        prompts and answers) live in `batches/` only while it runs. A local batch that a killed
-        process left behind is marked cancelled: its requests are simply asked again.
+        prompts and answers) live in `batches/` only while it runs; more than `batch_max_requests`
+        requests run as several commands, one after the other. A local batch that a killed process
+        left behind is marked cancelled: its requests are simply asked again.
         """
         self.submitted, self.pending = [], 0
         for stale in load_states(self.folder):
@@ -233,8 +234,12 @@ class BatchLLMCoder(LLMCoder):
                 stale.status, stale.collected = "cancelled", True
                 stale.save(self.folder)
         keys = list(wanted)
-        if not keys:
-            return
+        step = self.settings.batch_max_requests  # one command run per this many requests: files and answers bounded
+        for start in range(0, len(keys), step):
+            yield from self._run_local(keys[start:start + step], wanted, context)
+
+    def _run_local(self, keys: list[str], wanted: dict[str, list[tuple[_Batch, int]]],
+                   context: CodingContext) -> Iterator[CodedBatch]:
         state = BatchState(id=f"local-{uuid.uuid4().hex[:12]}", input_file_id="", custom_ids=keys, model=self.model,
                            status="in_progress")
         requests, results = self.folder / f"{state.id}.requests.jsonl", self.folder / f"{state.id}.results.jsonl"
@@ -242,7 +247,7 @@ class BatchLLMCoder(LLMCoder):
         state.input_file_id = requests.name
         argv = command_argv(self.settings.batch_command or "", requests, results, self.model)
         state.save(self.folder)
-        self.submitted = [state.id]
+        self.submitted.append(state.id)
         try:
             with requests.open("w", encoding="utf-8") as f:
                 for line in self._request_lines(keys, wanted):

@@ -126,3 +126,23 @@ def test_a_missing_batch_program_is_one_clear_error(make_project):
     result = CliRunner().invoke(app, ["code", "-c", "nasss", "--coder", "llm", "--batch", "-p", root])
     assert isinstance(result.exception, PrecodeError)  # the entry point prints it as one line, exit 2
     assert "the local batch command was not found: no-such-run-batch-program" in str(result.exception)
+
+
+def test_more_requests_than_batch_max_requests_run_as_several_commands(stub, make_project, tmp_path):
+    stub.handler = HANDLER
+    sync_project = make_project()
+    expected = _result(sync_project, code_llm(sync_project).id)
+    sync_project.close()
+    record = tmp_path / "bodies.jsonl"
+    project = make_project(base_url="http://127.0.0.1:9/v1", batch_max_requests=1,
+                           batch_command=_command("--record", str(record)))
+    root = str(project.root)
+    project.close()
+    _precode("code", "-c", "nasss", "--coder", "llm", "--batch", "-p", root)
+    states = load_states(Path(root) / BATCHES_DIR)
+    assert [len(s.custom_ids) for s in states] == [1, 1] and all(s.collected for s in states)
+    assert len(record.read_text(encoding="utf-8").splitlines()) == 2
+    done = open_project(Path(root))
+    (run,) = done.db.runs()
+    assert run.status is RunStatus.completed and _result(done, run.id) == expected
+    done.close()
