@@ -8,8 +8,11 @@ Two datasets of real or realistic human codes:
    k = 0, 5, 10, 20, 50 human examples per code (at most half of a code's messages), drawn at
    random `--repeats` times, the learned coder (`pipeline.learn`, single-label mode, the previous
    message as context) is trained on the drawn messages and scored on all the others; the
-   similarity coder's rule (defaults of `[similarity]`: threshold, margin, top_k, and top-1) is
-   scored on the same held-out messages. Macro kappa = mean over codes of Cohen's kappa of code
+   similarity coder's rules are scored on the same held-out messages: the cosine rule with the
+   old defaults (threshold 0.40, margin 0.10, top_k 3), the nearest code (top-1), and the default
+   rule calibrated on the codebook's own texts (`pipeline.coders.similarity.calibrate`) at top_k 3
+   and at top_k 1 (`--single`); with the share of messages each leaves without a code, and how
+   well the calibrated probability of the chosen code matches how often it is right (ECE). Macro kappa = mean over codes of Cohen's kappa of code
    presence (`eval.metrics.agreement_table`, as `precode eval` reports it); mean and standard
    deviation over the repeats. Calibration: the learned coder's probabilities at k = 20 against
    how often the code was right, in 10 bins (ECE), and the accuracy of its most confident half.
@@ -18,7 +21,8 @@ Two datasets of real or realistic human codes:
    for each way of splitting the four gold transcripts 2 + 2, the learned coder is trained on
    coder_A's codes of two (`--from-coder`) and both coders code the other two through the real
    pipeline (`run_coder`); pooled over the two directions of a pairing every segment is scored once.
-   Segment-level agreement with coder_A (eval's overlap rule), with 95% bootstrap CIs.
+   The similarity coder runs with its default (calibrated) rule and with the cosine rule at the old
+   defaults. Segment-level agreement with coder_A (eval's overlap rule), with 95% bootstrap CIs.
 
 Messages are embedded once with the project's embedder and cached under the precode cache folder.
 
@@ -49,7 +53,7 @@ go_offline()
 
 from eval.metrics import agreement_table, categorical_agreement, pair_key  # noqa: E402
 from pipeline.codebook import Codebook, load_codebook  # noqa: E402
-from pipeline.indexing import code_text  # noqa: E402
+from pipeline.coders.similarity import Calibration, calibrate, description_texts, softmax, top_k_rule  # noqa: E402
 from pipeline.learn.model import LearnOptions, features, fit  # noqa: E402
 from pipeline.learn.prior import build_prior  # noqa: E402
 from pipeline.models import Code  # noqa: E402
@@ -93,7 +97,7 @@ def cached_embed(texts: list[str], settings: EmbeddingSettings) -> np.ndarray:
     key = hashlib.sha256(json.dumps([embedder.name, texts]).encode()).hexdigest()[:16]
     path = cache_dir() / f"quality-{key}.npy"
     if path.is_file():
-        return np.load(path)
+        return np.asarray(np.load(path))
     vectors = embedder.embed(texts)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
@@ -131,14 +135,22 @@ def similarity_rule(scores: np.ndarray, settings: SimilaritySettings, top1: bool
     return out
 
 
-def code_matrix(codebook: Codebook, settings: EmbeddingSettings) -> np.ndarray:
-    """One vector per code as the similarity coder builds it (mean of its description texts)."""
+def code_text_vectors(codebook: Codebook, settings: EmbeddingSettings) -> list[np.ndarray]:
+    """Per code, its description texts' vectors (the texts the similarity coder's code vector is the mean of)."""
     embedder = make_embedder(settings)
-    rows = []
-    for code in codebook.codes:
-        v = embedder.embed(code_text(code)).mean(axis=0)
-        rows.append(v / np.linalg.norm(v))
-    return np.stack(rows)
+    return [np.asarray(embedder.embed(texts), dtype=np.float64) for texts in description_texts(codebook, codebook.codes)]
+
+
+def code_matrix(text_vectors: list[np.ndarray]) -> np.ndarray:
+    """One vector per code as the similarity coder builds it (normalized mean of its description texts)."""
+    rows = np.stack([v.mean(axis=0) for v in text_vectors])
+    return np.asarray(rows / np.linalg.norm(rows, axis=1, keepdims=True))
+
+
+def calibrated_rule(scores: np.ndarray, calibration: Calibration, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The similarity coder's calibrated rule on one-unit segments: (applied, probabilities)."""
+    p = softmax(scores, calibration.temperature)
+    return top_k_rule(p, calibration.p_min, top_k), p
 
 
 def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0) -> dict[str, Any]:
@@ -155,8 +167,12 @@ def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0) -> dict[str
     prior = build_prior(codebook, codebook.codes, make_embedder(settings))
     options = LearnOptions(single=True)
     feats = features(x, previous_in_conversation(x, keys), options)
-    scores = x @ code_matrix(codebook, settings).T
-    sim = SimilaritySettings()
+    text_vectors = code_text_vectors(codebook, settings)
+    scores = x @ code_matrix(text_vectors).T
+    sim = SimilaritySettings(rule="cosine")
+    calibrations = {k: calibrate(text_vectors, k) for k in (sim.top_k, 1)}
+    sim_p: list[np.ndarray] = []
+    sim_ok: list[np.ndarray] = []
 
     curve: dict[int, dict[str, list[float]]] = {}
     calib_p: list[np.ndarray] = []
@@ -166,7 +182,9 @@ def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0) -> dict[str
     fit_seconds: list[float] = []
     for k in ks:
         stats: dict[str, list[float]] = {"learned": [], "learned_nominal": [], "similarity_default": [],
-                                         "similarity_top1": [], "similarity_default_none": []}
+                                         "similarity_top1": [], "similarity_default_none": [],
+                                         "similarity_calibrated": [], "similarity_calibrated_none": [],
+                                         "similarity_calibrated_single": [], "similarity_calibrated_single_none": []}
         for rep in range(repeats):
             rng = np.random.default_rng(seed + 1000 * k + rep)
             train: list[int] = []
@@ -189,6 +207,16 @@ def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0) -> dict[str
             stats["similarity_default_none"].append(float((default.sum(axis=1) == 0).mean()))
             stats["similarity_top1"].append(macro_kappa(truth[test], similarity_rule(scores[test], sim, True),
                                                         code_ids).kappa_macro)
+            for name, top_k in (("similarity_calibrated", sim.top_k), ("similarity_calibrated_single", 1)):
+                calibration = calibrations[top_k]
+                if calibration is None:
+                    continue
+                rule, p_sim = calibrated_rule(scores[test], calibration, top_k)
+                stats[name].append(macro_kappa(truth[test], rule, code_ids).kappa_macro)
+                stats[f"{name}_none"].append(float((rule.sum(axis=1) == 0).mean()))
+                if top_k == 1 and rep == 0 and k == ks[0]:  # the chosen code's probability vs right or not
+                    sim_p.append(p_sim.max(axis=1))
+                    sim_ok.append(p_sim.argmax(axis=1) == y[test])
             if k == 20:
                 calib_p.append(proba.ravel())
                 calib_t.append(truth[test].ravel())
@@ -200,11 +228,17 @@ def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0) -> dict[str
     p, t = np.concatenate(calib_p), np.concatenate(calib_t)
     tp, tok = np.concatenate(top_p), np.concatenate(top_ok)
     confident = tp >= np.median(tp)
+    sp = np.concatenate(sim_p) if sim_p else np.zeros(1)
+    sok = (np.concatenate(sim_ok) if sim_ok else np.zeros(1, dtype=bool)).astype(float)
     return {
         "messages": len(messages), "codes": code_ids, "counts": {c: int((y == j).sum()) for j, c in enumerate(code_ids)},
         "embed_seconds": round(embed_s, 1), "fit_seconds_median": round(float(np.median(fit_seconds)), 2),
-        "curve": {k: {name: {"mean": float(np.nanmean(v)), "sd": float(np.nanstd(v)), "n": len(v)}
+        "curve": {k: {name: {"mean": float(np.nanmean(v)) if v else float("nan"),
+                             "sd": float(np.nanstd(v)) if v else float("nan"), "n": len(v)}
                       for name, v in stats.items()} for k, stats in curve.items()},
+        "similarity_calibration": {k: (c.as_params() if c else None) for k, c in calibrations.items()},
+        "similarity_probability": {"ece": ece(sp, sok), "mean_p": float(sp.mean()), "accuracy": float(sok.mean()),
+                                   "bins": reliability(sp, sok)},
         "calibration": {"bins": reliability(p, t), "ece": ece(p, t),
                         "top_bins": reliability(tp, tok.astype(float)), "top_ece": ece(tp, tok.astype(float)),
                         "accuracy_all": float(tok.mean()), "accuracy_confident_half": float(tok[confident].mean())},
@@ -239,6 +273,7 @@ def sample_benchmark(bootstrap: int, options: LearnOptions | None = None) -> dic
     codes = codebook.at_level("leaf")
     code_ids = [c.id for c in codes]
     results: dict[str, Any] = {"pairings": []}
+    sim_scores: list[tuple[float, float]] = []  # (the calibrated similarity score, did coder_A apply the code)
     with tempfile.TemporaryDirectory() as tmp:
         project, _ = init_project(Path(tmp) / "sample")
         ingest_paths(project, [ROOT / "data" / "sample"])
@@ -254,33 +289,50 @@ def sample_benchmark(bootstrap: int, options: LearnOptions | None = None) -> dic
         for partner in GOLD_TRANSCRIPTS[1:]:
             a = [first, partner]
             b = [t for t in GOLD_TRANSCRIPTS if t not in a]
-            truth_rows, learned_rows, sim_rows = [], [], []
+            truth_rows: list[np.ndarray] = []
+            learned_rows: list[np.ndarray] = []
+            sim_rows: list[np.ndarray] = []
+            cosine_rows: list[np.ndarray] = []
             for train, test in ((a, b), (b, a)):
                 learned = make_coder("learned", project, from_coder=[f"coder_A@{t}" for t in train],
                                      codebook=codebook, level="leaf", reviews=False, learn_options=options)
                 learned_run = run_coder(project, learned, codebook, "leaf", test)
-                sim_run = run_coder(project, make_coder("similarity", project), codebook, "leaf", test)
+                sim_run = run_coder(project, make_coder("similarity", project, codebook=codebook, level="leaf"),
+                                    codebook, "leaf", test)
+                cosine = make_coder("similarity", project, threshold=project.settings.similarity.threshold)
+                cosine_run = run_coder(project, cosine, codebook, "leaf", test)
+                results["similarity_params"] = sim_run.params
                 gold = examples_at_level(human_codes(project, [f"coder_A@{t}" for t in test], reviews=False),
                                          codebook, codes)
                 index = {s.id: i for i, s in enumerate(gold.segments)}
-                for run, rows in ((learned_run, learned_rows), (sim_run, sim_rows)):
+                for run, rows in ((learned_run, learned_rows), (sim_run, sim_rows), (cosine_run, cosine_rows)):
                     presence = np.zeros((len(index), len(code_ids)))
                     for s in project.db.suggestions(run.id):
                         if s.segment_id in index:
                             presence[index[s.segment_id], code_ids.index(s.code_id)] = 1
+                            if run is sim_run and partner == GOLD_TRANSCRIPTS[1]:  # each segment once
+                                sim_scores.append((s.score or 0.0, float(gold.labels[index[s.segment_id],
+                                                                                     code_ids.index(s.code_id)] == 1)))
                     rows.append(presence)
                 truth_rows.append(gold.labels)
             truth = np.vstack(truth_rows)
             entry: dict[str, Any] = {"train_first": a, "units": len(truth),
                                      "difference": paired_difference(truth, np.vstack(learned_rows), np.vstack(sim_rows),
                                                                      code_ids, bootstrap)}
-            for name, rows in (("learned", learned_rows), ("similarity", sim_rows)):
+            entry["calibrated_minus_cosine"] = paired_difference(truth, np.vstack(sim_rows), np.vstack(cosine_rows),
+                                                                 code_ids, bootstrap)
+            for name, rows in (("learned", learned_rows), ("similarity", sim_rows), ("similarity_cosine", cosine_rows)):
                 overall = macro_kappa(truth, np.vstack(rows), code_ids, bootstrap)
                 entry[name] = {"kappa_macro": overall.kappa_macro, "ci": _ci(overall, "kappa_macro"),
                                "kappa_micro": overall.kappa_micro, "ci_micro": _ci(overall, "kappa_micro"),
-                               "f1_micro": overall.f1_micro, "suggested_per_unit": float(np.vstack(rows).sum() / len(truth))}
+                               "f1_micro": overall.f1_micro, "suggested_per_unit": float(np.vstack(rows).sum() / len(truth)),
+                               "none": float((np.vstack(rows).sum(axis=1) == 0).mean())}
             results["pairings"].append(entry)
-    for name in ("learned", "similarity"):
+    if sim_scores:
+        p, right = np.array(sim_scores).T
+        results["similarity_probability"] = {"suggestions": len(p), "mean_p": float(p.mean()),
+                                             "share_right": float(right.mean()), "bins": reliability(p, right, 5)}
+    for name in ("learned", "similarity", "similarity_cosine"):
         results[f"{name}_mean_kappa_macro"] = float(np.mean([p[name]["kappa_macro"] for p in results["pairings"]]))
     return results
 
@@ -315,7 +367,8 @@ def plot(chat: dict[str, Any], folder: Path) -> list[Path]:
     ks = sorted(chat["curve"])
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, label, style in (("learned", "learned (single-label)", "o-"), ("similarity_top1", "similarity, top-1", "s--"),
-                               ("similarity_default", "similarity, defaults", "^:")):
+                               ("similarity_default", "similarity, cosine rule (old defaults)", "^:"),
+                               ("similarity_calibrated", "similarity, calibrated (default)", "v-.")):
         mean = np.array([chat["curve"][k][name]["mean"] for k in ks])
         sd = np.array([chat["curve"][k][name]["sd"] for k in ks])
         ax.errorbar(ks, mean, yerr=sd, fmt=style, capsize=3, label=label)
@@ -361,26 +414,43 @@ def main() -> None:
     chat = out["chat"]
     print(f"coded-chat Discussion: {chat['messages']} messages, codes {chat['counts']}; "
           f"embedding {chat['embed_seconds']} s (cached after the first run), median fit {chat['fit_seconds_median']} s")
-    print("| k per code | learned macro kappa | learned nominal kappa | similarity top-1 | similarity defaults | defaults: share with no code |")
-    print("|---|---|---|---|---|---|")
+    print("| k per code | learned macro kappa | learned nominal kappa | similarity top-1 | similarity cosine (old "
+          "defaults) | cosine: share with no code | similarity calibrated (default) | calibrated: no code "
+          "| calibrated --single | --single: no code |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for k, s in chat["curve"].items():
-        cells = [f"{s[n]['mean']:.3f} ± {s[n]['sd']:.3f}" for n in ("learned", "learned_nominal", "similarity_top1",
-                                                                  "similarity_default", "similarity_default_none")]
+        cells = [f"{s[n]['mean']:.3f} ± {s[n]['sd']:.3f}" for n in (
+            "learned", "learned_nominal", "similarity_top1", "similarity_default", "similarity_default_none",
+            "similarity_calibrated", "similarity_calibrated_none", "similarity_calibrated_single",
+            "similarity_calibrated_single_none")]
         print(f"| {k} | " + " | ".join(cells) + " |")
+    sp = chat["similarity_probability"]
+    print(f"similarity calibration on the codebook: {chat['similarity_calibration']}; chosen code's probability: "
+          f"mean {sp['mean_p']:.3f}, right {sp['accuracy']:.3f}, ECE {sp['ece']:.3f}")
     c = chat["calibration"]
     print(f"calibration at k=20: ECE {c['ece']:.3f} (every code), {c['top_ece']:.3f} (chosen code); accuracy "
           f"{c['accuracy_all']:.3f}, most confident half {c['accuracy_confident_half']:.3f}")
     if not args.skip_sample:
         out["sample"] = sample = sample_benchmark(args.bootstrap)
-        print("| sample, trained on coder_A of | units | learned macro kappa [95% CI] | similarity macro kappa [95% CI] "
-              "| difference [95% CI, paired] |")
-        print("|---|---|---|---|---|")
+        print("| sample, trained on coder_A of | units | learned macro kappa [95% CI] | similarity (calibrated) [95% CI] "
+              "| learned - similarity [95% CI, paired] | similarity cosine (old defaults) [95% CI] "
+              "| calibrated - cosine [95% CI, paired] | no code: calibrated / cosine |")
+        print("|---|---|---|---|---|---|---|---|")
         for p in sample["pairings"]:
             print(f"| {' + '.join(p['train_first'])} (and the reverse) | {p['units']} | "
                   f"{p['learned']['kappa_macro']:.3f} {p['learned']['ci']} | {p['similarity']['kappa_macro']:.3f} "
-                  f"{p['similarity']['ci']} | {p['difference']['difference']:+.3f} {p['difference']['ci']} |")
-        print(f"mean macro kappa: learned {sample['learned_mean_kappa_macro']:.3f}, "
-              f"similarity {sample['similarity_mean_kappa_macro']:.3f}")
+                  f"{p['similarity']['ci']} | {p['difference']['difference']:+.3f} {p['difference']['ci']} | "
+                  f"{p['similarity_cosine']['kappa_macro']:.3f} {p['similarity_cosine']['ci']} | "
+                  f"{p['calibrated_minus_cosine']['difference']:+.3f} {p['calibrated_minus_cosine']['ci']} | "
+                  f"{p['similarity']['none']:.0%} / {p['similarity_cosine']['none']:.0%} |")
+        print(f"mean macro kappa: learned {sample['learned_mean_kappa_macro']:.3f}, similarity calibrated "
+              f"{sample['similarity_mean_kappa_macro']:.3f}, similarity cosine {sample['similarity_cosine_mean_kappa_macro']:.3f}; "
+              f"similarity params {sample.get('similarity_params')}")
+        if "similarity_probability" in sample:
+            sp = sample["similarity_probability"]
+            print(f"calibrated similarity scores: {sp['suggestions']} suggestions, mean score {sp['mean_p']:.3f}, "
+                  f"coder_A applied {sp['share_right']:.3f} of them; by score: "
+                  + "; ".join(f"{b['mean_p']:.2f}: {b['observed']:.2f} (n={b['n']})" for b in sp["bins"]))
     if args.plots:
         for path in plot(chat, args.plots):
             print(f"wrote {path}")
