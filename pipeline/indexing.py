@@ -38,7 +38,7 @@ from pipeline.embed import Embedder, make_embedder
 from pipeline.models import Code, Segment
 from pipeline.segment import SENTENCE_SEPARATORS
 from pipeline.settings import EmbeddingSettings
-from pipeline.store.vectors import CACHE_FILE, CODE_TEXTS, CODES, SEGMENTS, VectorCache, VectorStore
+from pipeline.store.vectors import CACHE_FILE, CODE_TEXTS, CODES, QUOTE_UNITS, SEGMENTS, VectorCache, VectorStore
 
 QUOTE_MAX_CHARS = 240
 ENCODE_CHUNK = 2048
@@ -172,7 +172,28 @@ class EmbeddingIndex:
     @cached_property
     def units(self) -> VectorCache:
         """The quote units' vectors (looked up by id, never searched by nearness)."""
-        return VectorCache(self.cache_path, namespace=self.project_id)
+        cache = VectorCache(self.cache_path, namespace=self.project_id)
+        if cache.count(self.embedder.name) == 0:
+            self._adopt_chroma_units(cache)
+        return cache
+
+    def _adopt_chroma_units(self, cache: VectorCache) -> int:
+        """Move the unit vectors a project coded before kept in chromadb (`quote_units`) into the cache, once.
+
+        So an upgraded project's re-run still encodes nothing; the collection is deleted afterwards.
+        """
+        if not self.store.exists(QUOTE_UNITS, self.embedder.name):
+            return 0
+        collection = self.store.collection(QUOTE_UNITS, self.embedder.name)
+        moved = 0
+        while True:
+            page = collection.get(limit=self.store.batch, offset=moved, include=["embeddings"])
+            if not page["ids"]:
+                break
+            cache.upsert(self.embedder.name, page["ids"], np.asarray(page["embeddings"], dtype=np.float32))
+            moved += len(page["ids"])
+        self.store.drop(QUOTE_UNITS, self.embedder.name)
+        return moved
 
     def segments(self, segments: list[Segment], progress: Callable[[int], None] | None = None) -> SegmentVectors:
         """The quote units of `segments` with their vectors; only units not yet stored are encoded."""

@@ -110,6 +110,17 @@ class VectorStore:
                     for ids, dists in zip(result["ids"], result["distances"], strict=True)]
         return out
 
+    def exists(self, kind: str, embedder_name: str) -> bool:
+        """Whether the collection is there (without creating it)."""
+        names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+        return self.name(kind, embedder_name) in names
+
+    def drop(self, kind: str, embedder_name: str) -> None:
+        """Delete one collection of this project."""
+        name = self.name(kind, embedder_name)
+        self.client.delete_collection(name)
+        self._collections.pop(name, None)
+
     def count(self, kind: str, embedder_name: str) -> int:
         return int(self.collection(kind, embedder_name).count())
 

@@ -21,12 +21,13 @@ from pipeline.codebook import load_codebook
 from pipeline.coders import CodedBatch, make_coder, suggestion_id
 from pipeline.coders.base import CodingContext
 from pipeline.coding import run_coder, segment_chunks, select_segment_keys, select_segments
+from pipeline.indexing import quote_units
 from pipeline.ingest import ingest_paths
 from pipeline.models import Grounding, RunStatus, Segment, Suggestion
 from pipeline.project import Project, init_project, open_project
 from pipeline.similar import similar_passages
 from pipeline.store.runs import RunTotals
-from pipeline.store.vectors import SEGMENTS, VectorCache
+from pipeline.store.vectors import QUOTE_UNITS, SEGMENTS, VectorCache
 
 
 def _collections(project: Project) -> set[str]:
@@ -196,3 +197,21 @@ def test_the_run_loop_hands_a_coder_bounded_chunks_of_one_long_transcript(long_p
     run_coder(long_project, everything, load_codebook("nasss"))
     assert [len(c) for c in everything.chunks] == [150]
     long_project.close()
+
+
+def test_a_project_whose_unit_vectors_are_in_chromadb_moves_them_to_the_cache_once(tmp_path: Path, sample_dir: Path):
+    """A project coded before the cache existed: its re-run encodes nothing, and chromadb's copy is dropped."""
+    project, _ = init_project(tmp_path / "p")
+    ingest_paths(project, [sample_dir / "int03_radiologist.txt"])
+    segments = select_segments(project)[:20]
+    units = [u for s in segments for u in quote_units(s)]
+    assert len(units) > 20
+    vectors = np.random.default_rng(5).standard_normal((len(units), 384)).astype(np.float32)
+    index = project.embeddings
+    name = index.embedder.name
+    index.store.upsert(QUOTE_UNITS, name, [u.id for u in units], vectors)  # as precode before issue 16 stored them
+    index.store.batch = 7  # page through the collection in several reads
+    sv = index.segments(segments)
+    assert sv.encoded == 0 and np.allclose(sv.vectors, vectors, atol=1e-6)  # chromadb returns them to ~1 ulp
+    assert index.units.count(name) == len(units) and not index.store.exists(QUOTE_UNITS, name)
+    project.close()
