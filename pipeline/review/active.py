@@ -222,9 +222,11 @@ class ActiveLearner:
         if not suggestions:
             return 0
         db = self.project.db
-        with db.transaction() as conn:
+        with db.transaction() as conn:  # another learning session may have proposed some meanwhile
+            new = {s.id for s in suggestions if not review_store.suggestion_exists(conn, s.id)}
+            suggestions = [s for s in suggestions if s.id in new]
             db.insert_suggestions(conn, suggestions)
-            proposal_store.record_learned_proposals(conn, provenance)
+            proposal_store.record_learned_proposals(conn, [p for p in provenance if p.suggestion_id in new])
         review_store.ensure_queue(db, self.run.id)
         return len(suggestions)
 

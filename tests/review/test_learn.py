@@ -289,6 +289,21 @@ def test_the_learned_order_needs_a_session_that_learns(clinic, codebook):
         session.retrain()
 
 
+def test_a_learned_run_is_reviewed_learning_from_its_own_coders(clinic, codebook):
+    from pipeline.coders.learned import create
+
+    run = run_coder(clinic, create(clinic, from_coder="ana", codebook=codebook, level="leaf"), codebook, "leaf")
+    assert run.coder == "learned" and run.params["from_coders"] == ["ana"]
+    coded = {s.id: (s.segment_id, s.code_id) for s in clinic.db.suggestions(run.id)}
+    session = ReviewSession.open(clinic, run.id, "rev", learn=LearnSettings(every=0, propose_min=0.5))
+    assert session.learn_status().training_segments == 12  # ana's annotations, without naming her again
+    # the learned run coded t3 already: a proposal is never a code it suggested there, nor one of its suggestions
+    proposed = clinic.db.suggestions_by_id([p.suggestion_id for p in run_learned_proposals(clinic.db.conn, run.id)])
+    assert not set(proposed) & set(coded)
+    assert not {(s.segment_id, s.code_id) for s in proposed.values()} & set(coded.values())
+    assert len(clinic.db.suggestions(run.id)) == len(coded) + len(proposed)
+
+
 def test_learning_from_an_unknown_coder_is_one_clear_error(clinic, codebook):
     run = every_code_run(clinic, codebook)
     with pytest.raises(PrecodeError, match="no annotations by coder"):
