@@ -7,15 +7,17 @@ examples, and those of the codes below it). Two decision rules (`[similarity] ru
 * **calibrated** (the default): the rule is calibrated on the codebook itself. Each description
   text of a code (its label+definition, each inclusion criterion and example) is held out in turn
   and scored against every code's vector, its own code's built from the code's other texts. A
-  temperature `T` is fitted to those held-out texts (maximum likelihood), and a unit's cosines
-  become a probability over the codes, p = softmax(cosine / T): "how likely this is the right code
-  of this codebook, judged as the codebook's own held-out texts would be". A unit supports a code
-  when p >= `p_min`, the cut that agrees best with the held-out texts' own codes (macro kappa, at
-  the run's `top_k`). The rule depends on how a code stands out among the codebook's codes, not on
-  an absolute cosine, so it adapts to the codebook's wording and to talk worded unlike it. The
-  suggestion's score is p. A codebook with too few texts to hold out (fewer than two codes with two
-  or more texts, or fewer than `MIN_CALIBRATION_TEXTS` texts in all: definitions only) keeps the
-  cosine rule, and the run's params say why.
+  temperature `T` is fitted to those held-out texts (maximum likelihood, Platt-smoothed targets),
+  and a unit's cosines become a probability over the codes, p = softmax(cosine / T): "how likely
+  this is the right code of this codebook, judged as the codebook's own held-out texts would be".
+  A unit supports a code when p >= `p_min`, the cut that agrees best with the held-out texts' own
+  codes (macro kappa, at the run's `top_k`; the middle of the best cuts when several tie). The rule
+  depends on how a code stands out among the codebook's codes, not on an absolute cosine, so it
+  adapts to the codebook's wording and to talk worded unlike it; for the same reason it cannot tell
+  that a sentence is about none of the codes (small talk gets the code that stands out, if one
+  does). The suggestion's score is p. A codebook with too few texts to hold out (fewer than two
+  codes with two or more texts, or fewer than `MIN_CALIBRATION_TEXTS` texts in all: definitions
+  only) keeps the cosine rule, and the run's params say why.
 * **cosine** (the rule before; `rule = "cosine"`, or any explicit `--threshold`): a unit supports
   a code when its cosine is at least `threshold` and at least `margin` above the unit's mean over
   all candidate codes. The suggestion's score is the cosine.
@@ -136,16 +138,22 @@ def calibrate(text_vectors: list[np.ndarray], top_k: int) -> Calibration | None:
     n_codes = len(set(truth.tolist()))
     if len(truth) < MIN_CALIBRATION_TEXTS or n_codes < 2:
         return None
-    picked = scores[np.arange(len(truth)), truth]
-    top = scores.max(axis=1)
-    # mean log-probability of each held-out text's own code, per temperature on the grid
-    likelihood = [float(np.mean((picked - top) / t - np.log(np.exp((scores - top[:, None]) / t).sum(axis=1))))
-                  for t in TEMPERATURES]
+    # The temperature maximizes the held-out texts' log-likelihood of their own code, with targets
+    # smoothed as in Platt scaling (1 - 1/(n+2) for the own code): a codebook whose texts are all
+    # told apart would otherwise drive T to 0 and every probability to 0 or 1.
+    n, n_all = len(truth), scores.shape[1]
+    smoothing = 1.0 / (n + 2)
+    targets = np.full(scores.shape, smoothing / max(n_all - 1, 1))
+    targets[np.arange(n), truth] = 1.0 - smoothing
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    likelihood = [float(np.mean(np.sum(targets * (shifted / t - np.log(np.exp(shifted / t).sum(axis=1, keepdims=True))),
+                                       axis=1))) for t in TEMPERATURES]
     temperature = float(TEMPERATURES[int(np.argmax(likelihood))])
     probabilities = softmax(scores, temperature)
-    labels = np.eye(len(text_vectors), dtype=bool)[truth]
-    kappas = [macro_kappa(labels, top_k_rule(probabilities, float(p), top_k)) for p in P_MIN_GRID]
-    best = int(np.nanargmax(kappas))
+    labels = np.eye(n_all, dtype=bool)[truth]
+    kappas = np.array([macro_kappa(labels, top_k_rule(probabilities, float(p), top_k)) for p in P_MIN_GRID])
+    plateau = np.flatnonzero(kappas >= np.nanmax(kappas) - 1e-9)  # the middle of the best cuts
+    best = int(plateau[len(plateau) // 2])
     return Calibration(temperature, float(P_MIN_GRID[best]), len(truth), n_codes,
                        float(np.mean(scores.argmax(axis=1) == truth)), float(kappas[best]))
 

@@ -138,3 +138,36 @@ def test_a_codebook_of_definitions_only_keeps_the_cosine_rule_and_says_why(tmp_p
     assert run.params["rule"] == "calibrated"
     assert run.params["calibration"]["fallback"] == "cosine" and "include criteria or examples" in run.params["calibration"]["why"]
     assert all(s.score >= run.params["threshold"] for s in find_project(root).db.suggestions(run.id))
+
+
+def test_a_codebook_whose_texts_are_all_told_apart_keeps_probabilities_between_0_and_1() -> None:
+    """Maximum likelihood alone would drive the temperature to 0 (every p 0 or 1); smoothed targets stop it."""
+    from pipeline.coders.similarity import TEMPERATURES
+
+    rng = np.random.default_rng(2)
+    calibration = calibrate(_texts(rng, np.eye(DIM)[:3], per_code=4, noise=0.05), top_k=3)
+    assert calibration is not None and calibration.top1 == 1.0
+    assert calibration.temperature > TEMPERATURES[0] * 10
+    scores, _ = held_out_scores(_texts(rng, np.eye(DIM)[:3], per_code=4, noise=0.05))
+    assert softmax(scores, calibration.temperature).max() < 0.999
+
+
+def test_the_sparse_note_explains_the_calibrated_rule(tmp_path: Path) -> None:
+    from pipeline.codebook import load_codebook
+    from pipeline.coding import select_segments
+    from pipeline.learn.zeroshot import sparse_run_note
+    from pipeline.models import Run
+
+    root, codebook_path = _project(tmp_path, _codebook_with_examples())
+    project = find_project(root)
+    codebook = load_codebook(str(codebook_path))
+    segments = select_segments(project, None)
+    run = Run(id="none", coder="similarity", codebook_id=codebook.id, codebook_hash=codebook.content_hash, level="leaf",
+              params={"rule": "calibrated", "threshold": 0.4, "margin": 0.1, "top_k": 3,
+                      "calibration": {"temperature": 1.0, "p_min": 0.99, "texts": 12, "codes": 3}},
+              counts={"segments": len(segments), "segments_with_suggestions": 0})
+    note = " ".join(sparse_run_note(project, run, codebook, segments))
+    assert f"{len(segments)} of {len(segments)} segments" in note
+    assert "probability among the codebook's codes is >= 0.99" in note and "12 held-out texts" in note
+    assert f"In {len(segments)} of these segments no sentence's best code reached it" in note, note
+    assert "cosine" not in note and "--coder learned" in note
