@@ -370,7 +370,7 @@ def run(
 @codebook_app.command("validate")
 def codebook_validate(
     file: Annotated[str, typer.Argument(help="A codebook YAML file (or nasss / qif).")],
-    strict: Annotated[bool, typer.Option("--strict", help="Also warn about codes without include/exclude rules or examples.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Also warn, one line per code and empty field, about codes without a definition text, include/exclude rules or examples (optional: the exit code stays 0).")] = False,
 ) -> None:
     """Check a codebook: ids, parents, cycles, labels; --strict also names empty definitions, rules and examples."""
     from pipeline.codebook import codebook_warnings

@@ -9,7 +9,10 @@ the line, code id and field, so a researcher can fix a hand-edited codebook in o
 A code needs an id, a label and a `definition` key. An empty definition (a code tree from QDA
 software has none) and missing include/exclude rules and examples are valid, so no filler text
 changes what a code means to the coders; `codebook_warnings` (`precode codebook validate
---strict`) names each empty one. A code may also carry what a QDA tool gave it — `guid`,
+--strict`) names each empty one, one line per code and field, and the exit code stays 0 (the
+codebook is valid). They are worth writing: the similarity coder calibrates its decision rule on
+a code's texts, and the learned coder takes each inclusion criterion and example as a training
+example. A code may also carry what a QDA tool gave it — `guid`,
 `color` (#RRGGBB) and `codable: false` — so a code tree keeps them through YAML and REFI-QDA.
 """
 

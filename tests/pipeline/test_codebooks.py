@@ -124,6 +124,26 @@ def test_rules_and_examples_are_optional_and_only_warned_about_under_strict(tmp_
     assert strict.exit_code == 0 and "warning code 'a', field 'include': empty" in strict.output
 
 
+def test_strict_names_each_code_and_empty_field_on_its_own_line_and_exits_0(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    full = {"id": "full", "label": "Full", "definition": "d", "include": ["i"], "exclude": ["e"], "examples": ["x"]}
+    no_examples = {"id": "half", "label": "Half", "definition": "d", "include": ["i"], "exclude": ["e"]}
+    qda = {"id": "qda", "label": "From a QDA tool", "definition": ""}
+    path = tmp_path / "cb.yaml"
+    path.write_text(yaml.safe_dump({"id": "t", "name": "T", "version": "1", "codes": [full, no_examples, qda]}),
+                    encoding="utf-8")
+    result = CliRunner().invoke(app, ["codebook", "validate", "--strict", str(path)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning")]
+    assert warnings == ["warning code 'half', field 'examples': empty (optional, but it sharpens the coding)",
+                        "warning code 'qda', field 'definition': empty (the coders compare passages with the label alone)",
+                        *[f"warning code 'qda', field '{f}': empty (optional, but it sharpens the coding)"
+                          for f in ("include", "exclude", "examples")]]
+
+
 def test_a_seven_level_codebook_without_levels_loads_with_guids_and_colours(tmp_path: Path):
     codes = [{"id": "l1", "label": "L1", "definition": "d", "guid": "{0A0B0C0D-0000-4000-8000-000000000001}",
               "color": "#AA00FF", "codable": False}]
