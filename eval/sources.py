@@ -16,6 +16,7 @@ from pipeline.models import Grounding, Run, SegmentRole, Transcript
 from pipeline.project import Project
 from pipeline.reviewed import accepted_codings, run_reviewers
 from pipeline.store.annotations import annotation_coders, annotations_of
+from pipeline.store.proposals import run_learned_proposals
 
 LATEST = "latest"
 
@@ -50,14 +51,18 @@ def run_coverage(project: Project, run: Run, current_ids: set[str]) -> set[str]:
 def run_codings(project: Project, run_id: str, include_ungrounded: bool = False) -> tuple[Run, SpanInput]:
     """A run's suggestions as codings of the coder '<coder>@<run id>'; grounded ones only by default.
 
-    `run_id` is an id, a unique prefix, or 'latest' (the latest completed run).
+    `run_id` is an id, a unique prefix, or 'latest' (the latest completed run). Codes the learned
+    model proposed while the run was reviewed (`precode review --learn`) are not the run's coder's
+    output: they are left out here (and counted in the summary), and count only once a reviewer
+    accepts them, in the reviewed codings.
     """
     db = project.db
     run = db.run(None if run_id == LATEST else run_id)
     name = run_coder_name(run)
     current = {t.id for t in db.current_transcripts()}
     groundings = None if include_ungrounded else [g for g in Grounding if g is not Grounding.ungrounded]
-    suggestions = db.suggestions(run.id, groundings)
+    learned = {p.suggestion_id for p in run_learned_proposals(db.conn, run.id)}
+    suggestions = [s for s in db.suggestions(run.id, groundings) if s.id not in learned]
     segments = {s.id: s for s in db.segments({s.transcript_id for s in suggestions} & current)}
     result = SpanInput(coverage={name: run_coverage(project, run, current)})
     stale = 0
@@ -75,7 +80,9 @@ def run_codings(project: Project, run_id: str, include_ungrounded: bool = False)
     result.summaries.append(InputSummary(
         kind="run", source=run.id, coders=[name], rows=len(suggestions), applications=len(result.codings),
         detail={"coder": run.coder, "model": run.model or "", "codebook": run.codebook_id, "level": run.level or "",
-                "groundings": "all" if include_ungrounded else "grounded only (exact, normalized, fuzzy)"},
+                "groundings": "all" if include_ungrounded else "grounded only (exact, normalized, fuzzy)",
+                **({"left_out": f"{len(learned)} code(s) the learned model proposed during review (not the coder's "
+                                "output)"} if learned else {})},
     ))
     return run, result
 

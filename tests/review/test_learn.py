@@ -25,6 +25,7 @@ from pipeline.embed import go_offline
 
 go_offline()
 
+from eval.sources import reviewed_codings, run_codings  # noqa: E402
 from pipeline.cli import app  # noqa: E402
 from pipeline.codebook import Codebook, load_codebook  # noqa: E402
 from pipeline.coders.base import CodedBatch, CodingContext, suggestion_id  # noqa: E402
@@ -426,3 +427,22 @@ def test_the_web_page_marks_proposals_and_retrains_on_demand(clinic, codebook):
         thread.join(10)
         sock.close()
     assert proposal in {c.suggestion.id for c in accepted_codings(clinic.db, clinic.db.run(run.id))}
+
+
+def test_machine_agreement_leaves_out_what_the_learned_model_proposed_during_review(clinic, codebook):
+    """A run's own codings (what `precode eval --run` scores) are its coder's output: codes the learned
+    model added while the run was reviewed are left out, until a reviewer accepts them."""
+    run = run_coder(clinic, Fixed(lambda s, n: [truth(s.text)] if n == 0 else []), codebook, "leaf")
+    coded = {s.id for s in clinic.db.suggestions(run.id)}
+    session = ReviewSession.open(clinic, run.id, "rev", learn=LearnSettings(every=0, from_coders=["ana"]))
+    proposed = [s for s in clinic.db.suggestions(run.id) if s.id not in coded]
+    assert proposed, "the learned model proposed nothing: the test has nothing to check"
+
+    _, machine = run_codings(clinic, run.id)
+    assert len(machine.codings) == len(coded)
+    (summary,) = machine.summaries
+    assert summary.detail["left_out"].startswith(f"{len(proposed)} code(s) the learned model proposed")
+
+    session.decide(proposed[0].id, DecisionIn(action="accept"))
+    reviewed = reviewed_codings(clinic, session.run)
+    assert (proposed[0].transcript_id, proposed[0].code_id) in {(c.transcript_id, c.code) for c in reviewed.codings}
