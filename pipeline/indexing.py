@@ -173,8 +173,9 @@ class EmbeddingIndex:
     def units(self) -> VectorCache:
         """The quote units' vectors (looked up by id, never searched by nearness)."""
         cache = VectorCache(self.cache_path, namespace=self.project_id)
-        if cache.count(self.embedder.name) == 0:
+        if not cache.adopted(self.embedder.name):  # looked for once per project and embedder (opens chromadb)
             self._adopt_chroma_units(cache)
+            cache.mark_adopted(self.embedder.name)
         return cache
 
     def _adopt_chroma_units(self, cache: VectorCache) -> int:
@@ -182,6 +183,8 @@ class EmbeddingIndex:
 
         So an upgraded project's re-run still encodes nothing; the collection is deleted afterwards.
         """
+        if self.chroma_url is None and not (self.chroma_path / "chroma.sqlite3").exists():
+            return 0  # no embedded chromadb here yet: nothing to look for (and nothing opened)
         if not self.store.exists(QUOTE_UNITS, self.embedder.name):
             return 0
         collection = self.store.collection(QUOTE_UNITS, self.embedder.name)

@@ -157,6 +157,9 @@ class VectorCache:
             self.conn.execute(
                 "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT NOT NULL, embedder TEXT NOT NULL, id TEXT NOT NULL,"
                 " vector BLOB NOT NULL, PRIMARY KEY (namespace, embedder, id)) WITHOUT ROWID")
+            self.conn.execute(  # (project, embedder) pairs whose older chromadb copy has been looked for
+                "CREATE TABLE IF NOT EXISTS adopted (namespace TEXT NOT NULL, embedder TEXT NOT NULL,"
+                " PRIMARY KEY (namespace, embedder)) WITHOUT ROWID")
         except sqlite3.Error as exc:
             raise PrecodeError(f"cannot open the vector cache ({exc})", path=str(path),
                                hint="check that the project folder is writable") from None
@@ -193,6 +196,15 @@ class VectorCache:
         wanted = list(dict.fromkeys(ids))
         return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in self._present(embedder_name, wanted)}
 
+    def adopted(self, embedder_name: str) -> bool:
+        """Whether the vectors an older precode kept in chromadb were already looked for (and moved here)."""
+        return self.conn.execute("SELECT 1 FROM adopted WHERE namespace = ? AND embedder = ?",
+                                 [self.namespace, embedder_name]).fetchone() is not None
+
+    def mark_adopted(self, embedder_name: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO adopted (namespace, embedder) VALUES (?, ?)",
+                          [self.namespace, embedder_name])
+
     def count(self, embedder_name: str) -> int:
         [(n,)] = self.conn.execute("SELECT COUNT(*) FROM vectors WHERE namespace = ? AND embedder = ?",
                                    [self.namespace, embedder_name])
@@ -204,6 +216,7 @@ class VectorCache:
             raise ValueError("a vector cache without a project id cannot tell its vectors from others'")
         with self.conn:
             self.conn.execute("BEGIN")
+            self.conn.execute("DELETE FROM adopted WHERE namespace = ?", [self.namespace])
             return int(self.conn.execute("DELETE FROM vectors WHERE namespace = ?", [self.namespace]).rowcount)
 
     def close(self) -> None:

@@ -125,7 +125,9 @@ def test_the_vector_cache_keeps_projects_apart_and_vectors_exact(tmp_path: Path)
     assert np.array_equal(a.vectors("emb", ["u1"])["u1"], vectors[1])  # b's row is b's
     a.upsert("emb", ["u1"], vectors[:1])  # an upsert replaces
     assert np.array_equal(a.vectors("emb", ["u1"])["u1"], vectors[0]) and a.count("emb") == 2000
-    assert a.delete_namespace() == 2000 and a.count("emb") == 0 and b.count("emb") == 1
+    a.mark_adopted("emb")
+    assert a.adopted("emb") and not b.adopted("emb") and not a.adopted("other-emb")
+    assert a.delete_namespace() == 2000 and a.count("emb") == 0 and b.count("emb") == 1 and not a.adopted("emb")
     a.close()
     b.close()
 
@@ -214,4 +216,5 @@ def test_a_project_whose_unit_vectors_are_in_chromadb_moves_them_to_the_cache_on
     sv = index.segments(segments)
     assert sv.encoded == 0 and np.allclose(sv.vectors, vectors, atol=1e-6)  # chromadb returns them to ~1 ulp
     assert index.units.count(name) == len(units) and not index.store.exists(QUOTE_UNITS, name)
+    assert index.units.adopted(name)  # looked for once: later openings do not open chromadb for it
     project.close()
