@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from pipeline.codebook import Codebook
 from pipeline.models import Code, Grounding, Run
@@ -45,10 +46,16 @@ def lookup_code(codebook: Codebook, code_id: str) -> CodeInfo:
     return code_info(codebook, code) if code else unknown_code_info(code_id)
 
 
-def score_kind(coder: str) -> str:
+def score_kind(coder: str, params: dict[str, Any] | None = None) -> str:
+    """What a run's scores are, for the reviewer: a cosine similarity, the similarity coder's calibrated
+    share among the codes ('relative': ranks codes, not the chance the code is right), or a confidence."""
     if coder == MANUAL_CODER:
         return "manual"
-    return "similarity" if coder == "similarity" else "confidence"
+    if coder != "similarity":
+        return "confidence"
+    params = params or {}
+    calibrated = params.get("rule") == "calibrated" and "fallback" not in params.get("calibration", {})
+    return "relative" if calibrated else "similarity"
 
 
 def transcript_info(p: PassageRow) -> TranscriptInfo:
@@ -120,7 +127,7 @@ def load_item(conn: sqlite3.Connection, suggestion_id: str, run: Run, codebook: 
         id=row.id, run_id=row.run_id, position=row.position, transcript=transcript, segment=segment,
         context=context, code=lookup_code(codebook, row.code_id), quote=row.quote,
         quote_start=row.quote_start, quote_end=row.quote_end, grounding=Grounding(row.grounding),
-        score=row.score, score_kind="confidence" if proposed_by else score_kind(row.coder),
+        score=row.score, score_kind="confidence" if proposed_by else score_kind(row.coder, run.params if row.run_id == run.id else None),
         rationale=row.rationale or None, proposed_by=proposed_by,
         coder=row.coder, model=row.model, evidence=evidence_notes(conn, [row.id]).get(row.id), mine=mine,
         effective_code=effective_code,

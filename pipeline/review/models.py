@@ -164,7 +164,7 @@ class Item(BaseModel):
     quote_end: int | None
     grounding: Grounding
     score: float
-    score_kind: Literal["confidence", "similarity", "manual"]
+    score_kind: Literal["confidence", "similarity", "relative", "manual"]
     rationale: str | None
     coder: str
     model: str | None

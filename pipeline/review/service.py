@@ -129,7 +129,7 @@ class ReviewSession:
             run=RunInfo(id=run.id, coder=run.coder, model=run.model, codebook_id=self.codebook.id,
                         codebook_name=self.codebook.name, codebook_version=self.codebook.version, level=run.level,
                         status=run.status.value, started_at=run.started_at, suggestions=total),
-            reviewer=self.reviewer, reviewers=sorted(reviewers | {self.reviewer}), score_kind=score_kind(run.coder),
+            reviewer=self.reviewer, reviewers=sorted(reviewers | {self.reviewer}), score_kind=score_kind(run.coder, run.params),
             codes=[code_info(self.codebook, c) for c in self.codebook.codes], transcripts=transcripts,
             reasons=REJECT_REASONS, proposals_open=proposals.count_open(self.conn, run.id), learn=self.learn_status(),
         )

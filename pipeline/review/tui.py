@@ -82,10 +82,11 @@ def render(item: Item, index: int | None, total: int, width: int = 120, height: 
     for rule in code.exclude:
         card.append("\n  − " + rule, style="red")
     parts: list[RenderableType] = [Panel(card, title="code", title_align="left")]
-    evidence = (f"{item.score_kind} {item.score:.2f} · grounding {item.grounding.value} · coder {item.coder}"
+    kind = "score among codes" if item.score_kind == "relative" else item.score_kind
+    evidence = (f"{kind} {item.score:.2f} · grounding {item.grounding.value} · coder {item.coder}"
                 f"{' / ' + item.model if item.model else ''}")
     reason = item.rationale or ("(the similarity coder gives no reason: it matched the words to the code's description)"
-                                if item.score_kind == "similarity" else "(no rationale)")
+                                if item.score_kind in ("similarity", "relative") else "(no rationale)")
     parts.append(Text(evidence + "\n" + reason, style="cyan"))
     if item.proposed_by is not None:
         by = item.proposed_by

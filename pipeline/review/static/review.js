@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const SCORE_WORD = { similarity: "similarity", confidence: "confidence", manual: "score" };
+const SCORE_WORD = { similarity: "similarity", relative: "score among codes", confidence: "confidence", manual: "score" };
 const OUTCOME_WORD = { accepted: "Accepted", rejected: "Rejected", changed: "Code changed" };
 
 const S = {
@@ -136,7 +136,7 @@ async function start() {
   $("runinfo").title = `Run ${run.id}: ${run.suggestions} suggestions by ${run.coder}${run.model ? " / " + run.model : ""}, codebook ${info.run.codebook_name} ${run.codebook_version}`;
   setText("reviewer", info.reviewer);
   setText("proposals-count", info.proposals_open);
-  setText("score-label", info.score_kind === "similarity" ? "Similarity" : "Confidence");
+  setText("score-label", { similarity: "Similarity", relative: "Score" }[info.score_kind] || "Confidence");
   fillFilters();
   bindControls();
   if (info.learn && info.learn.enabled) {
@@ -378,6 +378,8 @@ function renderCode(item) {
     rationale.className = "rationale none";
     rationale.textContent = kind === "similarity"
       ? "No rationale: the similarity coder found this sentence close in wording to the code's description (a cosine similarity, not a probability)."
+      : kind === "relative"
+      ? "No rationale: the similarity coder found this sentence closer in wording to this code's description than to the other codes'. The score is the code's share among the codes, calibrated on the codebook's own texts: it ranks codes, it is not the chance the code is right."
       : kind === "manual" ? "Added by a reviewer." : "The coder gave no rationale.";
   }
   setText("e-provenance", `coder ${item.coder}${item.model ? " · " + item.model : ""} · run ${item.run_id} · code id ${code.id}${item.evidence ? " · evidence: " + item.evidence : ""}`);
