@@ -152,11 +152,14 @@ class VectorCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            # a 1.5 KB vector overflows a 4 KB page of a WITHOUT ROWID table (4.7 KB a row on disk); a rowid
+            # table of 16 KB pages holds ten to a page (~1.7 KB a row). page_size applies to a new file only.
+            self.conn.execute("PRAGMA page_size=16384")
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT NOT NULL, embedder TEXT NOT NULL, id TEXT NOT NULL,"
-                " vector BLOB NOT NULL, PRIMARY KEY (namespace, embedder, id)) WITHOUT ROWID")
+                "CREATE TABLE IF NOT EXISTS unit_vectors (namespace TEXT NOT NULL, embedder TEXT NOT NULL,"
+                " id TEXT NOT NULL, vector BLOB NOT NULL, UNIQUE (namespace, embedder, id))")
             self.conn.execute(  # (project, embedder) pairs whose older chromadb copy has been looked for
                 "CREATE TABLE IF NOT EXISTS adopted (namespace TEXT NOT NULL, embedder TEXT NOT NULL,"
                 " PRIMARY KEY (namespace, embedder)) WITHOUT ROWID")
@@ -170,7 +173,7 @@ class VectorCache:
         for start in range(0, len(ids), _IDS_PER_QUERY):
             chunk = list(ids[start:start + _IDS_PER_QUERY])
             yield from self.conn.execute(
-                f"SELECT id, vector FROM vectors WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
+                f"SELECT id, vector FROM unit_vectors WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
                 [self.namespace, embedder_name, *chunk])
 
     def missing(self, embedder_name: str, ids: Sequence[str]) -> list[str]:
@@ -180,7 +183,7 @@ class VectorCache:
         for start in range(0, len(unique), _IDS_PER_QUERY):
             chunk = unique[start:start + _IDS_PER_QUERY]
             present.update(row[0] for row in self.conn.execute(
-                f"SELECT id FROM vectors WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
+                f"SELECT id FROM unit_vectors WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
                 [self.namespace, embedder_name, *chunk]))
         return [i for i in unique if i not in present]
 
@@ -190,7 +193,7 @@ class VectorCache:
         with self.conn:
             self.conn.execute("BEGIN")
             self.conn.executemany(
-                "INSERT OR REPLACE INTO vectors (namespace, embedder, id, vector) VALUES (?, ?, ?, ?)", rows)
+                "INSERT OR REPLACE INTO unit_vectors (namespace, embedder, id, vector) VALUES (?, ?, ?, ?)", rows)
 
     def vectors(self, embedder_name: str, ids: Iterable[str]) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(ids))
@@ -206,7 +209,7 @@ class VectorCache:
                           [self.namespace, embedder_name])
 
     def count(self, embedder_name: str) -> int:
-        [(n,)] = self.conn.execute("SELECT COUNT(*) FROM vectors WHERE namespace = ? AND embedder = ?",
+        [(n,)] = self.conn.execute("SELECT COUNT(*) FROM unit_vectors WHERE namespace = ? AND embedder = ?",
                                    [self.namespace, embedder_name])
         return int(n)
 
@@ -217,7 +220,7 @@ class VectorCache:
         with self.conn:
             self.conn.execute("BEGIN")
             self.conn.execute("DELETE FROM adopted WHERE namespace = ?", [self.namespace])
-            return int(self.conn.execute("DELETE FROM vectors WHERE namespace = ?", [self.namespace]).rowcount)
+            return int(self.conn.execute("DELETE FROM unit_vectors WHERE namespace = ?", [self.namespace]).rowcount)
 
     def close(self) -> None:
         self.conn.close()
