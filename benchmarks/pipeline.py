@@ -135,7 +135,25 @@ def folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def one_size(transcripts: int, words: int, megabytes: float = 0.0) -> dict[str, Any]:
+class HashEmbedder:
+    """`--no-model`: a unit vector drawn from a hash of each text, in place of the model (no ONNX Runtime).
+
+    Everything else runs as usual, so the figures are the pipeline's own time and memory; the
+    suggestions mean nothing."""
+
+    name = "hash-384"
+
+    def embed(self, texts: list[str]) -> Any:
+        import hashlib
+
+        import numpy as np
+
+        out = np.stack([np.random.default_rng(int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest()))
+                        .standard_normal(384, dtype=np.float32) for t in texts]) if texts else np.zeros((0, 384), np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def one_size(transcripts: int, words: int, megabytes: float = 0.0, no_model: bool = False) -> dict[str, Any]:
     """Measure one corpus size in this process (`megabytes`: one transcript of that size); returns the figures.
 
     The embed stage runs as the coder runs it, `BATCH_SEGMENTS` segments at a time read from the
@@ -154,8 +172,10 @@ def one_size(transcripts: int, words: int, megabytes: float = 0.0) -> dict[str, 
         corpus_mb = folder_mb(corpus)
         codebook = load_codebook("nasss")
         project, _ = init_project(work / "project")
+        if no_model:
+            project.embeddings.__dict__["embedder"] = HashEmbedder()  # the cached property, set before first use
         embedder = project.embeddings.embedder
-        assert isinstance(embedder, LocalEmbedder)
+        assert isinstance(embedder, LocalEmbedder) or no_model
         embedder.embed(["warm up the model"])
         rss_ready = peak_rss_mb()
         cpu0 = cpu_seconds()
@@ -179,19 +199,21 @@ def one_size(transcripts: int, words: int, megabytes: float = 0.0) -> dict[str, 
         runs_before = len(project.db.runs())
         project.close()
 
-        t = time.perf_counter()
-        result = CliRunner().invoke(app, ["code", "-c", "nasss", "-p", str(project.root)])
-        t_rerun = time.perf_counter() - t
-        assert result.exit_code == 0 and "Unchanged" in result.output, result.output
-        from pipeline.project import open_project
+        t_rerun = t_bare = c_bare = float("nan")
+        if not no_model:  # (the command line would code again with the model)
+            t = time.perf_counter()
+            result = CliRunner().invoke(app, ["code", "-c", "nasss", "-p", str(project.root)])
+            t_rerun = time.perf_counter() - t
+            assert result.exit_code == 0 and "Unchanged" in result.output, result.output
+            from pipeline.project import open_project
 
-        again = open_project(project.root)
-        assert len(again.db.runs()) == runs_before  # no duplicate run
-        again.close()
-
-        t_bare, c_bare = bare_onnx_seconds(embedder, texts)
+            again = open_project(project.root)
+            assert len(again.db.runs()) == runs_before  # no duplicate run
+            again.close()
+            assert isinstance(embedder, LocalEmbedder)
+            t_bare, c_bare = bare_onnx_seconds(embedder, texts)
         n = len(keys)
-        return {"transcripts": transcripts, "megabytes": megabytes, "corpus_mb": corpus_mb, "words": total_words,
+        return {"transcripts": transcripts, "megabytes": megabytes, "no_model": no_model, "corpus_mb": corpus_mb, "words": total_words,
                 "segments": n, "units": len(texts),
                 "ingest_s": t_ingest, "embed_s": t_embed, "bare_onnx_s": t_bare, "code_s": t_code,
                 "end_to_end_s": t_ingest + t_embed + t_code, "segments_per_s": n / (t_ingest + t_embed + t_code),
@@ -243,17 +265,22 @@ def main() -> None:
     parser.add_argument("--long-transcript-mb", type=float, default=0.0,
                         help="also measure one transcript of this many MB (e.g. 5), in its own process")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--no-model", action="store_true",
+                        help="vectors from a hash of each text instead of the model: the pipeline's own memory and "
+                             "time at sizes too big to embed (no bare-runtime comparison, no re-run)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
     parser.add_argument("--one-mb", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(one_size(args.one, args.words, args.one_mb)))
+        print(json.dumps(one_size(args.one, args.words, args.one_mb, args.no_model)))
         return
     if args.transcripts:
         args.sizes = str(args.transcripts)
     runs = [["--one", s.strip(), "--words", str(args.words)] for s in args.sizes.split(",") if s.strip()]
     if args.long_transcript_mb:
         runs.append(["--one", "1", "--one-mb", str(args.long_transcript_mb)])
+    if args.no_model:
+        runs = [[*r, "--no-model"] for r in runs]
     started, load_before = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.getloadavg()
     rows = []
     for extra in runs:
@@ -265,7 +292,8 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     print(table(rows))
-    long = f" --long-transcript-mb {args.long_transcript_mb:g}" if args.long_transcript_mb else ""
+    long = (f" --long-transcript-mb {args.long_transcript_mb:g}" if args.long_transcript_mb else "") \
+        + (" --no-model" if args.no_model else "")
     print(f"\ncommand: python benchmarks/pipeline.py --sizes {args.sizes} --words {args.words}{long}")
     load = os.getloadavg()
     print(f"started {started}, load {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
