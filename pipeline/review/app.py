@@ -20,16 +20,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
-import os
 import secrets
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Annotated, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -38,6 +35,8 @@ from pydantic import BaseModel, Field
 
 from pipeline.errors import PrecodeError
 from pipeline.review.errors import Conflict, NotFound
+from pipeline.review.marks import Flag, clean_place, flags, save_place, set_flag
+from pipeline.review.marks import saved_place as saved_place  # the CLI and tests import it from here
 from pipeline.review.models import (
     AdjudicateIn,
     AdoptIn,
@@ -126,102 +125,17 @@ def allowed_hosts(host: str, port: int) -> Callable[[str], bool]:
     return ok
 
 
-PLACE_FILE = "review-places.json"
-PLACE_KEYS = ("transcript", "code", "status", "reviewer", "min_score", "max_score", "grounding", "order", "view", "item")
-
-
 class PlaceIn(BaseModel):
     place: str = Field(max_length=4000, description="the page's URL fragment: filters, view and item")
-
-
-def _clean_place(place: str) -> str:
-    """Only the page's own keys, re-encoded (the fragment is stored and printed, never trusted as is)."""
-    pairs = [(k, v) for k, v in parse_qsl(place.lstrip("#"), keep_blank_values=False) if k in PLACE_KEYS]
-    return urlencode(pairs)
-
-
-def _places(session: ReviewSession) -> tuple[Path, dict[str, Any]]:
-    path = session.project.root / PLACE_FILE
-    return path, _read_json(path)
-
-
-def saved_place(session: ReviewSession) -> str:
-    """Where this reviewer left this run: '#filters&item=…' to append to the printed URL ('' if nowhere)."""
-    place = _places(session)[1].get(session.run.id, {}).get(session.reviewer, "")
-    place = _clean_place(place) if isinstance(place, str) else ""
-    return f"#{place}" if place else ""
-
-
-def save_place(session: ReviewSession, place: str) -> None:
-    path, data = _places(session)
-    run = data.get(session.run.id)
-    data[session.run.id] = {**(run if isinstance(run, dict) else {}), session.reviewer: _clean_place(place)}
-    _write_json(path, data)
-
-
-FLAG_FILE = "review-flags.json"
 
 
 class FlagIn(BaseModel):
     comment: str = Field("", max_length=2000, description="why the item is flagged (may be empty)")
 
 
-class Flag(BaseModel):
-    """A reviewer's "come back to this" mark on a suggestion, with a comment. Kept beside the database
-    (review-flags.json), not in the decision record: a flag decides nothing and no export carries it."""
-
-    suggestion_id: str
-    reviewer: str
-    comment: str
-    at: datetime
-
-
 class FlaggedItem(BaseModel):
     flag: Flag
     item: Item
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def flags(session: ReviewSession) -> list[Flag]:
-    """Every reviewer's flags on the run under review, the latest first."""
-    run = _read_json(session.project.root / FLAG_FILE).get(session.run.id, {})
-    out = []
-    for sid, by in (run.items() if isinstance(run, dict) else []):
-        for reviewer, flag in (by.items() if isinstance(by, dict) else []):
-            try:
-                out.append(Flag(suggestion_id=sid, reviewer=reviewer, comment=flag.get("comment", ""), at=flag["at"]))
-            except (KeyError, AttributeError, ValueError):
-                continue
-    return sorted(out, key=lambda f: f.at, reverse=True)
-
-
-def set_flag(session: ReviewSession, suggestion_id: str, comment: str | None) -> None:
-    """Flag (comment given) or unflag (None) a suggestion as the session's reviewer."""
-    session.item(suggestion_id)  # NotFound for an unknown id
-    path = session.project.root / FLAG_FILE
-    data = _read_json(path)
-    run = data.setdefault(session.run.id, {})
-    by = run.setdefault(suggestion_id, {})
-    if comment is None:
-        by.pop(session.reviewer, None)
-        if not by:
-            run.pop(suggestion_id)
-    else:
-        by[session.reviewer] = {"comment": comment.strip(), "at": datetime.now(UTC).isoformat()}
-    _write_json(path, data)
 
 
 def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0.0.1") -> FastAPI:
@@ -345,7 +259,7 @@ def create_app(session: ReviewSession, token: str, port: int, host: str = "127.0
     def place(request: PlaceIn) -> dict[str, str]:
         """Remember where the page is (filters, view, item), so the URL printed after a restart returns there."""
         locked(lambda: save_place(session, request.place))
-        return {"place": _clean_place(request.place)}
+        return {"place": clean_place(request.place)}
 
     @app.get("/api/flags")
     def flagged() -> list[FlaggedItem]:

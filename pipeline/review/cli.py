@@ -71,6 +71,8 @@ def review(
                       f"{status.proposals_total} codes proposed by the learned model in this run; queue order "
                       f"'learned' (least certain first); retraining "
                       + (f"every {status.every} decisions." if status.every else "when you ask."), highlight=False)
+    for warning in session.warnings:
+        err.print(f"[yellow]warning[/] {warning}", highlight=False, soft_wrap=True)
     if note := session.project.db.incomplete_note(r.id):
         err.print(f"[yellow]note[/] {note}", highlight=False, soft_wrap=True)
     if tui:

@@ -20,7 +20,7 @@ from pipeline.decisions import Action, Decision, record_decision
 from pipeline.errors import PrecodeError
 from pipeline.models import Grounding, Run, Suggestion, utcnow
 from pipeline.project import Project
-from pipeline.review import proposals
+from pipeline.review import marks, proposals
 from pipeline.review.active import ActiveLearner, LearnSettings
 from pipeline.review.errors import Conflict, NotFound
 from pipeline.review.items import MANUAL_CODER, code_info, load_item, scope_decision, score_kind, segment_codes, standing
@@ -95,6 +95,7 @@ class ReviewSession:
     learner: ActiveLearner | None = field(default=None, repr=False)
     _learned_for: tuple[QueueIndex, int] | None = field(default=None, repr=False)  # (queue, training) ranked
     _trainings: int = field(default=0, repr=False)
+    warnings: list[str] = field(default_factory=list, repr=False)  # for the front end to show on start
 
     @classmethod
     def open(cls, project: Project, run_id: str | None = None, reviewer: str | None = None,
@@ -107,6 +108,7 @@ class ReviewSession:
         session = cls(project, run, check_reviewer(reviewer or default_reviewer()),
                       project.db.codebook(run.codebook_hash))
         ensure_queue(project.db, run.id)
+        session.warnings = marks.import_old_files(project.db, project.root)  # flags/places of older versions
         session._manual_run_id = session._find_manual_run(project.db.conn)
         session._queue().statuses(project.db.conn, session.reviewer)  # load now, not on the first keystroke
         if learn is not None:
