@@ -8,10 +8,15 @@ sessions writing at the same moment both keep what they wrote.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from pipeline.project import open_project
 from pipeline.review.app import flags, save_place, saved_place, set_flag
@@ -133,6 +138,33 @@ def test_an_unreadable_old_file_is_named_in_a_warning_and_left_in_place(project)
     assert (root / "review-flags.json").exists() and (root / "review-places.json").exists()
     assert not list(root.glob("*.migrated"))
     assert all_flags(session.conn) == [] and all_places(session.conn) == []  # nothing half-imported
+
+
+@pytest.mark.slow  # a real `precode review` process (~5 s)
+def test_precode_review_prints_the_warning_and_comes_back_to_an_imported_place(project):
+    root = project.root
+    sids = suggestion_ids(ReviewSession.open(project, RUN_ID, "alice"), 2)
+    write_old_files(root, sids)
+    (root / "review-flags.json").write_text("{broken", encoding="utf-8")
+    project.close()
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")} | {"PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", "from pipeline.cli import main; main()", "review", "-p", str(root),
+                             "--run", RUN_ID, "--reviewer", "alice", "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Open "):
+                break
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    out = "".join(lines)
+    assert "warning cannot import" in " ".join(out.split()) and "review-flags.json" in out, out
+    assert lines[-1].rstrip().endswith(f"#status=all&code=adopters.staff&item={sids[1]}"), out  # the imported place
+    assert (root / "review-flags.json").exists() and (root / "review-places.json.migrated").exists()
 
 
 def test_concurrent_writes_from_two_sessions_both_survive(project):
