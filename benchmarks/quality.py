@@ -153,7 +153,7 @@ def calibrated_rule(scores: np.ndarray, calibration: Calibration, top_k: int) ->
     return top_k_rule(p, calibration.p_min, top_k), p
 
 
-def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0) -> dict[str, Any]:
+def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0, options: LearnOptions | None = None) -> dict[str, Any]:
     settings = EmbeddingSettings()
     codebook = chat_codebook()
     code_ids = [c.id for c in codebook.codes]
@@ -165,7 +165,7 @@ def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0) -> dict[str
     x = cached_embed(messages, settings)
     embed_s = time.perf_counter() - start
     prior = build_prior(codebook, codebook.codes, make_embedder(settings))
-    options = LearnOptions(single=True)
+    options = options or LearnOptions(single=True)
     feats = features(x, previous_in_conversation(x, keys), options)
     text_vectors = code_text_vectors(codebook, settings)
     scores = x @ code_matrix(text_vectors).T

@@ -12,6 +12,10 @@ quotes): a unit is labelled with the codes whose coded spans count for it, and a
 code when its best unit has it. Long interview answers touch several topics; a segment's mean
 vector blurs them (measured on the sample gold: macro kappa 0.16 from segment vectors).
 
+Each code starts as the similarity coder's calibrated rule (same codebook texts, same calibration)
+and moves to its learned regression as human labels of it come in (`pipeline.learn.model`,
+"Shrinkage to the zero-shot coder"): with no example it codes as `--coder similarity` does.
+
 Each suggestion's score is the code's calibrated probability for its best unit, and its quote is
 that unit, verbatim with exact offsets. When the
 factory is given the codebook and level (the command line does), the model is trained there and
@@ -150,7 +154,7 @@ def create(project: Project, from_coder: list[str] | str | None = None, single: 
            learn_options: LearnOptions | None = None, **_: Any) -> LearnedCoder:
     """The registry's factory: reads the project's human codes; trains now when given the codebook and level."""
     coders = [from_coder] if isinstance(from_coder, str) else list(from_coder or [])
-    options = learn_options or LearnOptions(single=single)
+    options = learn_options or LearnOptions(single=single, top_k=project.settings.similarity.top_k)
     coder = LearnedCoder(human_codes(project, coders, reviews), project.embeddings.embedder.name, coders, reviews,
                          options)
     if codebook is not None:

@@ -25,8 +25,15 @@ def description_texts(codebook: Codebook, code: Code) -> list[str]:
 
 
 def build_prior(codebook: Codebook, codes: list[Code], embedder: Embedder, store: VectorStore | None = None) -> Prior:
-    """Every code's description texts, embedded (kept in the store when one is given)."""
-    per_code = [description_texts(codebook, code) for code in codes]
+    """Every code's description texts, embedded (kept in the store when one is given).
+
+    The texts are the similarity coder's (`pipeline.coders.similarity.description_texts`: those its
+    code vectors are the mean of), so the zero-shot rule the model shrinks to (`pipeline.learn.model`)
+    is the similarity coder's calibrated rule, calibrated on the same texts.
+    """
+    from pipeline.coders.similarity import description_texts as similarity_texts
+
+    per_code = similarity_texts(codebook, codes)
     texts = [t for group in per_code for t in group]
     index = np.array([j for j, group in enumerate(per_code) for _ in group], dtype=int)
     return Prior(embed_cached(texts, embedder, store), index)
