@@ -39,6 +39,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,8 @@ def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0, options: Le
     top_ok: list[np.ndarray] = []
     fit_seconds: list[float] = []
     for k in ks:
-        stats: dict[str, list[float]] = {"learned": [], "learned_nominal": [], "similarity_default": [],
+        stats: dict[str, list[float]] = {"learned": [], "learned_nominal": [], "learned_no_blend": [],
+                                         "similarity_default": [],
                                          "similarity_top1": [], "similarity_default_none": [],
                                          "similarity_calibrated": [], "similarity_calibrated_none": [],
                                          "similarity_calibrated_single": [], "similarity_calibrated_single_none": []}
@@ -202,6 +204,8 @@ def chat_benchmark(repeats: int, ks: tuple[int, ...], seed: int = 0, options: Le
             chosen = applied.argmax(axis=1)
             nominal = categorical_agreement(np.stack([y[test], chosen]), categories=code_ids)
             stats["learned_nominal"].append(next(iter(nominal.pairs.values())).kappa)
+            plain = fit(feats[train_idx], truth[train_idx], code_ids, prior, replace(options, prior_strength=0))
+            stats["learned_no_blend"].append(macro_kappa(truth[test], plain.predict(feats[test])[0], code_ids).kappa_macro)
             default = similarity_rule(scores[test], sim)
             stats["similarity_default"].append(macro_kappa(truth[test], default, code_ids).kappa_macro)
             stats["similarity_default_none"].append(float((default.sum(axis=1) == 0).mean()))
@@ -291,12 +295,17 @@ def sample_benchmark(bootstrap: int, options: LearnOptions | None = None) -> dic
             b = [t for t in GOLD_TRANSCRIPTS if t not in a]
             truth_rows: list[np.ndarray] = []
             learned_rows: list[np.ndarray] = []
+            plain_rows: list[np.ndarray] = []
             sim_rows: list[np.ndarray] = []
             cosine_rows: list[np.ndarray] = []
             for train, test in ((a, b), (b, a)):
                 learned = make_coder("learned", project, from_coder=[f"coder_A@{t}" for t in train],
                                      codebook=codebook, level="leaf", reviews=False, learn_options=options)
                 learned_run = run_coder(project, learned, codebook, "leaf", test)
+                plain = make_coder("learned", project, from_coder=[f"coder_A@{t}" for t in train], codebook=codebook,
+                                   level="leaf", reviews=False,
+                                   learn_options=replace(options or LearnOptions(), prior_strength=0))
+                plain_run = run_coder(project, plain, codebook, "leaf", test)
                 sim_run = run_coder(project, make_coder("similarity", project, codebook=codebook, level="leaf"),
                                     codebook, "leaf", test)
                 cosine = make_coder("similarity", project, threshold=project.settings.similarity.threshold)
@@ -305,7 +314,8 @@ def sample_benchmark(bootstrap: int, options: LearnOptions | None = None) -> dic
                 gold = examples_at_level(human_codes(project, [f"coder_A@{t}" for t in test], reviews=False),
                                          codebook, codes)
                 index = {s.id: i for i, s in enumerate(gold.segments)}
-                for run, rows in ((learned_run, learned_rows), (sim_run, sim_rows), (cosine_run, cosine_rows)):
+                for run, rows in ((learned_run, learned_rows), (sim_run, sim_rows), (cosine_run, cosine_rows),
+                                  (plain_run, plain_rows)):
                     presence = np.zeros((len(index), len(code_ids)))
                     for s in project.db.suggestions(run.id):
                         if s.segment_id in index:
@@ -321,7 +331,10 @@ def sample_benchmark(bootstrap: int, options: LearnOptions | None = None) -> dic
                                                                      code_ids, bootstrap)}
             entry["calibrated_minus_cosine"] = paired_difference(truth, np.vstack(sim_rows), np.vstack(cosine_rows),
                                                                  code_ids, bootstrap)
-            for name, rows in (("learned", learned_rows), ("similarity", sim_rows), ("similarity_cosine", cosine_rows)):
+            entry["no_blend_minus_similarity"] = paired_difference(truth, np.vstack(plain_rows), np.vstack(sim_rows),
+                                                                   code_ids, bootstrap)
+            for name, rows in (("learned", learned_rows), ("similarity", sim_rows), ("similarity_cosine", cosine_rows),
+                               ("learned_no_blend", plain_rows)):
                 overall = macro_kappa(truth, np.vstack(rows), code_ids, bootstrap)
                 entry[name] = {"kappa_macro": overall.kappa_macro, "ci": _ci(overall, "kappa_macro"),
                                "kappa_micro": overall.kappa_micro, "ci_micro": _ci(overall, "kappa_micro"),
@@ -332,7 +345,7 @@ def sample_benchmark(bootstrap: int, options: LearnOptions | None = None) -> dic
         p, right = np.array(sim_scores).T
         results["similarity_probability"] = {"suggestions": len(p), "mean_p": float(p.mean()),
                                              "share_right": float(right.mean()), "bins": reliability(p, right, 5)}
-    for name in ("learned", "similarity", "similarity_cosine"):
+    for name in ("learned", "similarity", "similarity_cosine", "learned_no_blend"):
         results[f"{name}_mean_kappa_macro"] = float(np.mean([p[name]["kappa_macro"] for p in results["pairings"]]))
     return results
 
@@ -414,13 +427,13 @@ def main() -> None:
     chat = out["chat"]
     print(f"coded-chat Discussion: {chat['messages']} messages, codes {chat['counts']}; "
           f"embedding {chat['embed_seconds']} s (cached after the first run), median fit {chat['fit_seconds_median']} s")
-    print("| k per code | learned macro kappa | learned nominal kappa | similarity top-1 | similarity cosine (old "
+    print("| k per code | learned macro kappa | learned nominal kappa | learned without the zero-shot blend | similarity top-1 | similarity cosine (old "
           "defaults) | cosine: share with no code | similarity calibrated (default) | calibrated: no code "
           "| calibrated --single | --single: no code |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for k, s in chat["curve"].items():
         cells = [f"{s[n]['mean']:.3f} ± {s[n]['sd']:.3f}" for n in (
-            "learned", "learned_nominal", "similarity_top1", "similarity_default", "similarity_default_none",
+            "learned", "learned_nominal", "learned_no_blend", "similarity_top1", "similarity_default", "similarity_default_none",
             "similarity_calibrated", "similarity_calibrated_none", "similarity_calibrated_single",
             "similarity_calibrated_single_none")]
         print(f"| {k} | " + " | ".join(cells) + " |")
@@ -443,7 +456,12 @@ def main() -> None:
                   f"{p['similarity_cosine']['kappa_macro']:.3f} {p['similarity_cosine']['ci']} | "
                   f"{p['calibrated_minus_cosine']['difference']:+.3f} {p['calibrated_minus_cosine']['ci']} | "
                   f"{p['similarity']['none']:.0%} / {p['similarity_cosine']['none']:.0%} |")
-        print(f"mean macro kappa: learned {sample['learned_mean_kappa_macro']:.3f}, similarity calibrated "
+        for p in sample["pairings"]:
+            print(f"learned without the zero-shot blend, trained on {' + '.join(p['train_first'])}: "
+                  f"{p['learned_no_blend']['kappa_macro']:.3f} {p['learned_no_blend']['ci']}; minus similarity "
+                  f"{p['no_blend_minus_similarity']['difference']:+.3f} {p['no_blend_minus_similarity']['ci']}")
+        print(f"mean macro kappa: learned {sample['learned_mean_kappa_macro']:.3f} (without the blend "
+              f"{sample['learned_no_blend_mean_kappa_macro']:.3f}), similarity calibrated "
               f"{sample['similarity_mean_kappa_macro']:.3f}, similarity cosine {sample['similarity_cosine_mean_kappa_macro']:.3f}; "
               f"similarity params {sample.get('similarity_params')}")
         if "similarity_probability" in sample:
