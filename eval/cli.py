@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from eval.harness import EvalRequest
 
 _OPTION_NAMES = {"units_file": "units", "runs": "run", "reviewers": "reviewer", "coders": "coder", "select": "coders",
-                 "transcripts": "transcript"}
+                 "transcripts": "transcript", "ordinal_weights": "weights"}
 
 
 def _request(**options: Any) -> EvalRequest:
@@ -58,7 +58,14 @@ def eval_command(
     coders: Annotated[str | None, typer.Option(
         "--coders", help="Compare only these coders, comma-separated (from any input), e.g. --coders coder_A,coder_B.")] = None,
     gold: Annotated[str | None, typer.Option(
-        help="The reference coder: adds precision, recall and F1 of every other coder.")] = None,
+        help="The gold coder: adds precision, recall and F1 of every other coder.")] = None,
+    reference: Annotated[str | None, typer.Option(
+        help="Compare every other coder with this coder only (pairs REFERENCE|X) instead of all pairs.")] = None,
+    ordinal: Annotated[str | None, typer.Option(
+        help="The codes are ordinal categories of a single-label scheme, in this order, lowest first "
+             "(comma-separated, e.g. low,medium,high): adds weighted kappa and AC2 per pair.")] = None,
+    weights: Annotated[str, typer.Option(
+        help="Weights for --ordinal: quadratic | linear.")] = "quadratic",
     unit: Annotated[str, typer.Option(
         help="segment (participant segments) | char (every character, NVivo style).")] = "segment",
     min_overlap: Annotated[float, typer.Option(
@@ -94,7 +101,8 @@ def eval_command(
         reviewers=reviewer or [], annotations=annotations, coders=coder or [], gold=gold, unit=unit,
         min_overlap=min_overlap, units_file=units, missing=missing, codebook=codebook, level=level,
         group_by=group_by, transcripts=transcript or [], bootstrap=bootstrap, seed=seed, out=out,
-        resample=resample, complete_units=complete_units,
+        resample=resample, complete_units=complete_units, reference=reference, ordinal_weights=weights,
+        ordinal=[c.strip() for c in (ordinal or "").split(",") if c.strip()],
         select=[c.strip() for c in (coders or "").split(",") if c.strip()],
     )
     from eval.evaluate import MultiOverall, PairOverall
@@ -109,7 +117,7 @@ def eval_command(
         overall = level_report.overall
         overalls: dict[str, PairOverall] = {" | ".join(report.coders): overall} if isinstance(overall, PairOverall) \
             else {key: pair.overall for key, pair in (level_report.pairs or {}).items()}
-        if isinstance(overall, MultiOverall):
+        if isinstance(overall, MultiOverall) and not report.reference:
             macro, micro, _ = overall.headline()
             table.add_row(name, "all coders (Fleiss)", _fmt(macro), _fmt(micro), _fmt(overall.alpha_micro), "")
         for key, o in overalls.items():

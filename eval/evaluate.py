@@ -25,12 +25,16 @@ from eval.metrics import (
     MultiCoderOverall,
     MultiCoderResult,
     OverallAgreement,
+    ac2_from_confusion,
     agreement_table,
     categorical_agreement,
     landis_koch,
+    pair_key,
+    weighted_kappa_from_confusion,
 )
 from eval.rollup import Level, build_level, roll_up
 from pipeline.codebook import Codebook
+from pipeline.errors import PrecodeError
 from pipeline.models import utcnow
 
 
@@ -180,12 +184,36 @@ class PairBlock(_ReportModel):
     overall: PairOverall
 
 
+class OrdinalPair(_ReportModel):
+    """Two coders on an ordinal single-label scheme: weighted kappa and AC2 over the units both rated."""
+
+    weighted_kappa: float
+    ac2: float
+    n_units: int
+
+
+class OrdinalSummary(_ReportModel):
+    """`--ordinal`: the categories in their order, the weights, and every pair's weighted figures."""
+
+    categories: list[str]
+    weights: Literal["linear", "quadratic"]
+    pairs: dict[str, OrdinalPair]
+
+
 class LevelReport(_ReportModel):
     """Agreement on the codes of one level of the codebook."""
 
     codes: dict[str, PairCode] | dict[str, MultiCode]
     overall: PairOverall | MultiOverall
     pairs: dict[str, PairBlock] | None = None
+    ordinal: OrdinalSummary | None = None
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("ordinal") is None:
+            data.pop("ordinal", None)
+        return data
 
 
 class StabilityPair(_ReportModel):
@@ -239,6 +267,9 @@ class EvalReport(_ReportModel):
     problems: list[Problem]
     machine_coders: list[str] = Field(default_factory=list, description="coders that are coding runs or "
                                       "reviewed machine codes; the others are people")
+    reference: str | None = Field(None, description="--reference: every other coder is compared with this coder "
+                                  "only (`pairs` are REFERENCE|X)")
+    ordinal: OrdinalSummary | None = Field(None, description="--ordinal: weighted kappa and AC2 at the main level")
 
 
 class CodeMeta(_ReportModel):
@@ -438,20 +469,42 @@ def level_report(aligned: Aligned, level: Level, codebook: Codebook | None, gold
     return LevelReport(codes=codes, overall=overall, pairs=pairs), presence
 
 
-def disagreements(aligned: Aligned, presence: np.ndarray, codes: list[str]) -> dict[str, Any]:
-    """Per code, the units where the coders who saw them disagree, and which coder said what.
+def disagreement_between(said: dict[str, bool | None], machines: set[str]) -> str:
+    """Who disagrees on a unit: 'humans' when the people who saw it disagree among themselves (whatever the
+    machine said), 'machine-human' when the people agree (or one person saw it) and a machine differs,
+    'machines' when only machines disagree."""
+    human = {v for c, v in said.items() if v is not None and c not in machines}
+    if len(human) == 2:
+        return "humans"
+    machine = {v for c, v in said.items() if v is not None and c in machines}
+    if human and machine - human:
+        return "machine-human"
+    return "machines"
+
+
+def disagreements(aligned: Aligned, presence: np.ndarray, codes: list[str], machines: list[str] | None = None,
+                  reference: str | None = None) -> dict[str, Any]:
+    """Per code, the units where the coders who saw them disagree, which coder said what, and between whom
+    (`between`: see `disagreement_between`). With a reference coder, only the units where some coder differs
+    from the reference.
 
     In char mode adjacent runs with the same pattern are merged into one passage.
     """
     units = aligned.units
     obs = aligned.observed
     seen = obs.sum(axis=0)
+    machine_set = set(machines or [])
+    ref = aligned.coders.index(reference) if reference is not None else None
     out: dict[str, list[dict[str, Any]]] = {}
     described: dict[str, dict[str, Any]] = {}
     for q, code in enumerate(codes):
         marks = presence[:, :, q] & obs
         n_marked = marks.sum(axis=0)
-        rows = np.flatnonzero((seen >= 2) & (n_marked > 0) & (n_marked < seen))
+        disagree = (seen >= 2) & (n_marked > 0) & (n_marked < seen)
+        if ref is not None:  # the reference saw the unit and another coder who saw it said otherwise
+            differs = obs & (presence[:, :, q] != presence[ref, :, q][None, :])
+            disagree &= obs[ref] & differs.any(axis=0)
+        rows = np.flatnonzero(disagree)
         entries: list[dict[str, Any]] = []
         for u in rows.tolist():
             said = {c: (bool(marks[i, u]) if obs[i, u] else None) for i, c in enumerate(aligned.coders)}
@@ -467,7 +520,7 @@ def disagreements(aligned: Aligned, presence: np.ndarray, codes: list[str]) -> d
         for e in entries:
             first = e["_runs"][0]
             uid = f"{e['_transcript']}:{e['_start']}-{e['_end']}" if units.kind == "char" else units.ids[first]
-            listed.append({"unit": uid, "coders": e["coders"]})
+            listed.append({"unit": uid, "coders": e["coders"], "between": disagreement_between(e["coders"], machine_set)})
             if uid not in described:
                 text = None if units.text[first] is None else "".join(units.text[r] for r in e["_runs"])
                 described[uid] = {"transcript": e["_transcript"], "start": e["_start"], "end": e["_end"],
@@ -494,6 +547,36 @@ def stability(aligned: Aligned, presence: np.ndarray, level: Level, run_coders: 
     )
 
 
+def ordinal_summary(aligned: Aligned, presence: np.ndarray, codes: list[str], categories: list[str],
+                    weights: Literal["linear", "quadratic"], reference: str | None = None) -> OrdinalSummary:
+    """`--ordinal`: each pair's weighted kappa (Cohen 1968) and AC2 (Gwet 2014) over the units both rated, the
+    categories in the order given. The scheme must be single-label at this level (one category per unit)."""
+    labels = single_label_labels(presence, aligned.observed)
+    if labels is None:
+        raise PrecodeError("--ordinal needs a single-label scheme: every coder gives every unit it rated exactly one "
+                           "code (e.g. an intensity rating low, medium, high)",
+                           hint="drop --ordinal, or choose the --level at which the codes are single-label")
+    used = sorted({codes[k] for k in np.unique(labels[labels >= 0]).tolist()})
+    missing = [c for c in used if c not in categories]
+    if missing:
+        raise PrecodeError(f"--ordinal: code(s) {', '.join(repr(c) for c in missing)} are used but not in the order "
+                           f"given ({', '.join(categories)})", hint="list every category, lowest first")
+    position = np.array([categories.index(c) if c in categories else -1 for c in codes])
+    q = len(categories)
+    pairs: dict[str, OrdinalPair] = {}
+    for i in range(len(aligned.coders)):
+        for j in range(i + 1, len(aligned.coders)):
+            if reference is not None and reference not in (aligned.coders[i], aligned.coders[j]):
+                continue
+            both = aligned.observed[i] & aligned.observed[j]
+            confusion = np.zeros((q, q), dtype=np.int64)
+            np.add.at(confusion, (position[labels[i, both]], position[labels[j, both]]), 1)
+            pairs[pair_key(aligned.coders[i], aligned.coders[j])] = OrdinalPair(
+                weighted_kappa=weighted_kappa_from_confusion(confusion, weights),
+                ac2=ac2_from_confusion(confusion, weights), n_units=int(both.sum()))
+    return OrdinalSummary(categories=categories, weights=weights, pairs=pairs)
+
+
 def _bootstrap_block(aligned: Aligned, bootstrap: int, seed: int, resampling: str) -> dict[str, Any]:
     """How the intervals were computed; for transcript-based units also whether whole transcripts were
     resampled (`cluster`: "transcript", the default) or single units (`cluster`: null, `--resample unit`)."""
@@ -512,18 +595,29 @@ def build_report(aligned: Aligned, *, codebook: Codebook | None, levels: list[st
                  bootstrap: int, seed: int, inputs: list[InputSummary], problems: list[Problem],
                  run_coders: list[str], groups: dict[str, Any] | None = None,
                  unit_extra: dict[str, Any] | None = None, kappa_form: str = "generalised",
-                 resampling: str = "cluster") -> EvalReport:
-    """Compute every level and assemble the report (nothing is written here)."""
+                 resampling: str = "cluster", reference: str | None = None, ordinal: list[str] | None = None,
+                 ordinal_weights: Literal["linear", "quadratic"] = "quadratic") -> EvalReport:
+    """Compute every level and assemble the report (nothing is written here).
+
+    With a `reference` coder (put first among the coders, so pair keys read REFERENCE|X) only the pairs
+    with the reference are kept, and the disagreements are those with the reference."""
     by_level: dict[str, LevelReport] = {}
     primary_presence = None
     primary_level = None
     for name in levels:
         level = build_level(aligned.codes, codebook, name)
         by_level[name], presence = level_report(aligned, level, codebook, gold, bootstrap, seed, kappa_form, resampling)
+        if reference is not None and by_level[name].pairs is not None:
+            by_level[name].pairs = {k: v for k, v in (by_level[name].pairs or {}).items()
+                                    if reference in (v.coder_a, v.coder_b)}
         if name == primary:
             primary_presence, primary_level = presence, level
     assert primary_presence is not None and primary_level is not None
     main = by_level[primary]
+    machines = [c for c in aligned.coders if c in run_coders or c.startswith("reviewed")]
+    if ordinal:
+        main.ordinal = ordinal_summary(aligned, primary_presence, primary_level.codes, ordinal, ordinal_weights,
+                                       reference)
     unit = {"kind": aligned.units.kind, "description": aligned.description, "n_units": aligned.units.size(),
             "missing": aligned.missing, **({"min_overlap": aligned.min_overlap} if aligned.min_overlap else {}),
             **(unit_extra or {})}
@@ -534,8 +628,8 @@ def build_report(aligned: Aligned, *, codebook: Codebook | None, levels: list[st
         level=primary, levels=levels,
         bootstrap=_bootstrap_block(aligned, bootstrap, seed, resampling),
         codes=main.codes, overall=main.overall, pairs=main.pairs, by_level=by_level,
-        disagreements={"level": primary, **disagreements(aligned, primary_presence, primary_level.codes)},
+        disagreements={"level": primary, **disagreements(aligned, primary_presence, primary_level.codes, machines,
+                                                          reference)},
         stability=stability(aligned, primary_presence, primary_level, run_coders, bootstrap, seed, resampling),
-        machine_coders=[c for c in aligned.coders if c in run_coders or c.startswith("reviewed")],
-        groups=groups, problems=problems,
+        machine_coders=machines, groups=groups, problems=problems, reference=reference, ordinal=main.ordinal,
     )

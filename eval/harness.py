@@ -76,6 +76,9 @@ class EvalRequest(BaseModel):
     bootstrap: int = Field(1000, ge=0)
     resample: Literal["cluster", "unit"] = "cluster"
     complete_units: bool = False
+    reference: str | None = Field(None, description="--reference: compare every other coder with this one only")
+    ordinal: list[str] = Field(default_factory=list, description="--ordinal: the categories in order, lowest first")
+    ordinal_weights: Literal["linear", "quadratic"] = "quadratic"
     seed: int = 0
     out: Path = Path("eval-report")
 
@@ -246,6 +249,14 @@ def run_evaluation(request: EvalRequest, open_project: Callable[[], Project]) ->
                            f"{', '.join(aligned.coders) or 'none'}", hint="add another input (file, --run, --annotations)")
     if request.gold is not None and request.gold not in aligned.coders:
         raise PrecodeError(f"--gold '{request.gold}' is not one of the coders: {', '.join(aligned.coders)}")
+    if request.reference is not None:
+        if request.reference not in aligned.coders:
+            raise PrecodeError(f"--reference '{request.reference}' is not one of the coders: "
+                               f"{', '.join(aligned.coders)}")
+        # the reference first, so that every pair key reads REFERENCE|X
+        aligned = select_coders(aligned, [request.reference, *[c for c in aligned.coders if c != request.reference]])
+    if len(set(request.ordinal)) != len(request.ordinal):
+        raise PrecodeError(f"--ordinal lists a category twice: {', '.join(request.ordinal)}")
     codebook = _codebook(request, project, runs, problems)
     levels = levels_of(codebook, request.level)
     if codebook is not None:
@@ -258,6 +269,7 @@ def run_evaluation(request: EvalRequest, open_project: Callable[[], Project]) ->
         groups=groups_block(grouping[0], grouping[1], primary) if grouping else None,
         unit_extra={"transcripts": sorted({t for t in aligned.units.transcript if t})} if project else None,
         kappa_form="complete" if request.complete_units else "generalised", resampling=request.resample,
+        reference=request.reference, ordinal=request.ordinal or None, ordinal_weights=request.ordinal_weights,
     )
     files = write_report(report, request.out, heatmap(grouping[0], primary) if grouping else None,
                          groups_csv(grouping[0]) if grouping else None)

@@ -103,37 +103,96 @@ def comparison_kind(key: str, level: LevelReport, machines: list[str]) -> str:
     return ("human–human", "machine vs human", "machine–machine")[n_machine]
 
 
-def overview_rows(level: LevelReport, gold: str | None, coders: list[str],
-                  machines: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
-    """One row per comparison (all coders, then each pair) with its headline figures; with people and
-    machines among the coders, the pairs are grouped: human–human first, then machine vs each human."""
-    header = ["comparison", "κ macro", "κ macro CI", "κ micro", "Po micro", "AC1 micro", "α micro"]
+SECTION_TITLES = {"all": "All coders together", "human–human": "Human–human agreement",
+                  "machine vs human": "Machine vs each human", "machine–machine": "Machine vs machine",
+                  "reference": "Each coder against the reference"}
+
+
+def _n_multi(level: LevelReport) -> str:
+    """Units behind the all-coder kappa (the same for every code: which coder saw which unit does not depend
+    on the code)."""
+    ns = [e.n_units for e in level.codes.values() if isinstance(e, MultiCode)]
+    return _num(max(ns)) if ns else "–"
+
+
+def overview_header(level: LevelReport, gold: str | None, reference: str | None = None) -> list[str]:
+    header = ["comparison", "n units", "κ macro", "κ macro CI", "κ micro", "Po micro", "AC1 micro", "α micro"]
+    if isinstance(level.overall, MultiOverall) and reference is None:  # the all-coder row's Conger's kappa
+        header.append("Conger κ macro")
+    if level.ordinal is not None:
+        header += [f"κw ({level.ordinal.weights})", f"AC2 ({level.ordinal.weights})"]
     if gold:
         header += ["P micro", "R micro", "F1 micro", "F1 macro"]
-    rows = []
-    overalls: dict[str, PairOverall] = {}
-    if isinstance(level.overall, MultiOverall):
-        o = level.overall
+    return header
+
+
+def overview_sections(level: LevelReport, gold: str | None, coders: list[str], machines: list[str] | None = None,
+                      reference: str | None = None) -> list[tuple[str, list[list[str]]]]:
+    """The comparisons of a level as separate sections, each a list of rows (header: `overview_header`): all
+    coders together (Fleiss' and Conger's kappa, alpha), then human–human pairs, machine vs each human and
+    machine vs machine; with a reference coder, only each coder against the reference."""
+    multi = isinstance(level.overall, MultiOverall) and reference is None
+    ordinal = level.ordinal
+
+    def extra(key: str | None) -> list[str]:
+        cells = ["–"] if multi else []
+        if ordinal is not None:
+            o = ordinal.pairs.get(key or "")
+            cells += ["–", "–"] if o is None else [_num(o.weighted_kappa), _num(o.ac2)]
+        return cells
+
+    def pair_row(name: str, key: str, p: PairOverall) -> list[str]:
+        row = [name, _num(p.n_units), f"{_num(p.kappa_macro)} ({p.n_kappa_defined}/{p.n_codes} codes)",
+               _ci(p.ci, "kappa_macro"), _num(p.kappa_micro), _num(p.po_micro), _num(p.ac1_micro),
+               _num(p.alpha_micro)] + extra(key)
+        if gold:
+            row += [_num(p.precision_micro), _num(p.recall_micro), _num(p.f1_micro), _num(p.f1_macro)]
+        return row
+
+    if not isinstance(level.overall, MultiOverall):
+        two = level.overall
+        key = f"{two.coder_a}|{two.coder_b}"
+        kind = "reference" if reference else comparison_kind_of(two.coder_a, two.coder_b, machines or [])
+        return [(kind, [pair_row(" | ".join(coders) or "the two coders", key, two)])]
+    sections: list[tuple[str, list[list[str]]]] = []
+    o = level.overall
+    if reference is None:
         macro, micro, ci_key = o.headline()
         form = "generalised" if o.kappa_form == "generalised" else "units all coders saw"
         ac1 = o.gen_ac1_micro if o.kappa_form == "generalised" else math.nan
-        rows.append([f"all coders (Fleiss κ {form}, α)", _num(macro), _ci(o.ci, ci_key), _num(micro), "–", _num(ac1),
-                     _num(o.alpha_micro)] + (["–"] * 4 if gold else []))
-        order = {"human–human": 0, "machine vs human": 1, "machine–machine": 2}
-        keys = sorted(level.pairs or {}, key=lambda k: order.get(comparison_kind(k, level, machines or []), 3))
-        overalls = {(f"{k} ({comparison_kind(k, level, machines)})" if machines else k): (level.pairs or {})[k].overall
-                    for k in keys}
+        name = f"all coders (Fleiss κ {form}, α)"
         if machines and any(c in machines for c in coders) and any(c not in machines for c in coders):
-            rows[0][0] = "all coders, people and machine together (Fleiss κ, α)"
-    else:
-        overalls = {" | ".join(coders) or "the two coders": level.overall}
-    for name, p in overalls.items():
-        row = [name, f"{_num(p.kappa_macro)} ({p.n_kappa_defined}/{p.n_codes} codes)", _ci(p.ci, "kappa_macro"),
-               _num(p.kappa_micro), _num(p.po_micro), _num(p.ac1_micro), _num(p.alpha_micro)]
-        if gold:
-            row += [_num(p.precision_micro), _num(p.recall_micro), _num(p.f1_micro), _num(p.f1_macro)]
-        rows.append(row)
-    return header, rows
+            name = "all coders, people and machine together (Fleiss κ, α)"
+        extras = o.model_extra or {}
+        conger = extras.get("gen_conger_kappa_macro")
+        conger_cell = "–" if conger is None else (
+            f"{_num(conger)} ({extras.get('n_gen_conger_kappa_defined', '?')}/{o.n_codes} codes) "
+            f"{_ci(o.ci, 'gen_conger_kappa_macro')}")
+        row = [name, _n_multi(level), _num(macro), _ci(o.ci, ci_key), _num(micro), "–", _num(ac1),
+               _num(o.alpha_micro), conger_cell]
+        row += ["–", "–"] if ordinal is not None else []
+        sections.append(("all", [row + (["–"] * 4 if gold else [])]))
+    order = ("human–human", "machine vs human", "machine–machine")
+    grouped: dict[str, list[list[str]]] = {}
+    for key, pair in (level.pairs or {}).items():
+        kind = comparison_kind(key, level, machines or [])
+        name = f"{key} ({kind})" if machines else key
+        grouped.setdefault("reference" if reference else kind, []).append(pair_row(name, key, pair.overall))
+    sections += [(kind, grouped[kind]) for kind in ("reference", *order) if kind in grouped]
+    return sections
+
+
+def comparison_kind_of(coder_a: str, coder_b: str, machines: list[str]) -> str:
+    return ("human–human", "machine vs human", "machine–machine")[(coder_a in machines) + (coder_b in machines)]
+
+
+def overview_rows(level: LevelReport, gold: str | None, coders: list[str], machines: list[str] | None = None,
+                  reference: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """One row per comparison (all coders, then each pair) with its headline figures and the units behind them;
+    with people and machines among the coders, the pairs are grouped: human–human first, then machine vs each
+    human."""
+    rows = [row for _, section in overview_sections(level, gold, coders, machines, reference) for row in section]
+    return overview_header(level, gold, reference), rows
 
 
 def method_notes(report: EvalReport, level: LevelReport) -> list[str]:
@@ -150,7 +209,7 @@ def method_notes(report: EvalReport, level: LevelReport) -> list[str]:
                          f"they are clustered in {b['n_transcripts']} transcript(s): the intervals are too narrow.")
         else:
             notes.append(f"95% CIs: {b['replicates']} bootstrap replicates resampling the units as independent.")
-    if isinstance(level.overall, MultiOverall):
+    if isinstance(level.overall, MultiOverall) and not report.reference:  # the all-coder figures are shown
         if level.overall.kappa_form == "generalised":
             notes.append("Fleiss κ, Po and AC1 (all coders): Gwet's generalised form over every unit rated by two or "
                          "more coders (n per code in the table).")
@@ -158,6 +217,33 @@ def method_notes(report: EvalReport, level: LevelReport) -> list[str]:
             notes.append("Fleiss κ, Po and AC1 (all coders): complete units only (--complete-units) — units some "
                          "coder did not see are left out; α uses every unit rated by two or more coders.")
     return notes
+
+
+def section_title(kind: str, reference: str | None) -> str:
+    if kind == "reference":
+        return f"Each coder against the reference ({reference})"
+    return SECTION_TITLES.get(kind, kind)
+
+
+def pair_keys_by_section(level: LevelReport, machines: list[str], reference: str | None) -> dict[str, list[str]]:
+    """The pair keys of a level under the section that lists them (see `overview_sections`)."""
+    out: dict[str, list[str]] = {}
+    for key in level.pairs or {}:
+        out.setdefault("reference" if reference else comparison_kind(key, level, machines), []).append(key)
+    return out
+
+
+def reference_line(report: EvalReport) -> str:
+    return (f"Reference coder: {report.reference}. Every other coder is compared with {report.reference} only "
+            f"(pairs {report.reference}|X); the coders are not compared with each other.")
+
+
+def ordinal_line(level: LevelReport) -> str:
+    o = level.ordinal
+    assert o is not None
+    return (f"Ordinal categories, lowest first: {', '.join(o.categories)}. κw is Cohen's weighted kappa (1968) and "
+            f"AC2 Gwet's weighted AC1 (2014), {o.weights} weights, per pair over the units both coders rated "
+            "(n units); no bootstrap interval.")
 
 
 def _nominal_line(nom: NominalSummary) -> str:
@@ -197,26 +283,41 @@ def render_markdown(report: EvalReport, plot_files: dict[str, str]) -> str:
     if report.problems:
         out += [f"## Problems in the inputs ({len(report.problems)})", ""]
         out += [f"- `{p.source}`: {p.message}" for p in report.problems] + [""]
+    if report.reference:
+        out += [reference_line(report), ""]
     for name in [report.level, *[n for n in report.levels if n != report.level]]:
         level = report.by_level[name]
         main = name == report.level
         out += [f"## Level: {name}" + (" (main; per-code tables of the other levels are in report.html)"
                                        if main and len(report.levels) > 1 else ""), ""]
-        out += [_md_table(*overview_rows(level, report.gold, report.coders, report.machine_coders)), ""]
-        nom = level.overall.nominal
-        if nom is not None:
-            out += [_nominal_line(nom), ""]
-        if not main:
-            continue
-        if name in plot_files:
-            out += [f"![Per-code kappa, {name} level]({plot_files[name]})", ""]
-        header, rows, notes = code_table(level.codes, report.gold is not None)
-        out += [f"> {n}" for n in method_notes(report, level)] + [""]
-        out += [_md_table(header, rows), ""]
-        for key, pair in (level.pairs or {}).items():
-            header, rows, _ = code_table(pair.codes, pair.gold is not None)
-            out += [f"### Pair {key}", "", _md_table(header, rows), ""]
-        if notes:
+        if main:
+            out += [f"> {n}" for n in method_notes(report, level)] + [""]
+        header = overview_header(level, report.gold, report.reference)
+        keys = pair_keys_by_section(level, report.machine_coders, report.reference)
+        notes: list[str] = []
+        for kind, rows in overview_sections(level, report.gold, report.coders, report.machine_coders,
+                                            report.reference):
+            out += [f"### {section_title(kind, report.reference)}", "", _md_table(header, rows), ""]
+            if kind == "all" or level.pairs is None:
+                nom = level.overall.nominal
+                if nom is not None:
+                    out += [_nominal_line(nom), ""]
+                if not main:
+                    continue
+                if name in plot_files:
+                    out += [f"![Per-code kappa, {name} level]({plot_files[name]})", ""]
+                code_header, code_rows, notes = code_table(level.codes, report.gold is not None)
+                out += [_md_table(code_header, code_rows), ""]
+            elif main:
+                for key in keys.get(kind, []):
+                    pair = (level.pairs or {})[key]
+                    code_header, code_rows, pair_notes = code_table(pair.codes, pair.gold is not None)
+                    out += [f"#### Pair {key}", "", _md_table(code_header, code_rows), ""]
+                    if report.reference:
+                        notes += [f"{key}: {n}" for n in pair_notes]
+        if level.ordinal is not None:
+            out += [ordinal_line(level), ""]
+        if main and notes:
             out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
     out += _md_disagreements(report)
     if report.stability:
@@ -230,22 +331,60 @@ def render_markdown(report: EvalReport, plot_files: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+DISAGREEMENT_GROUPS = {
+    "humans": "Among the human coders",
+    "machine-human": "Machine vs the humans (the humans who saw the unit agree)",
+    "machines": "Among the machine coders",
+}
+
+
+def disagreement_groups(report: EvalReport) -> list[tuple[str | None, list[tuple[str, list[dict[str, Any]]]]]]:
+    """The disagreements as (heading, [(code, entries)]) groups, codes with most units first: with people and
+    machines among the coders, disagreements among the people, then those where the people agree and a machine
+    differs, then those among machines only; else one group without a heading."""
+    d = report.disagreements
+    people = [c for c in report.coders if c not in report.machine_coders]
+    split = bool(people) and len(people) < len(report.coders)
+
+    def listed(entries_by_code: dict[str, list[dict[str, Any]]]) -> list[tuple[str, list[dict[str, Any]]]]:
+        return sorted(((c, e) for c, e in entries_by_code.items() if e), key=lambda x: -len(x[1]))
+
+    if not split:
+        return [(None, listed(d["codes"]))]
+    groups: list[tuple[str | None, list[tuple[str, list[dict[str, Any]]]]]] = []
+    for kind, title in DISAGREEMENT_GROUPS.items():
+        by_code = {code: [e for e in entries if e.get("between") == kind] for code, entries in d["codes"].items()}
+        if kind == "machines" and not any(by_code.values()):
+            continue
+        groups.append((title, listed(by_code)))
+    return groups
+
+
 def _md_disagreements(report: EvalReport) -> list[str]:
     d = report.disagreements
     out = [f"## Disagreements ({d['level']} level)", ""]
-    listed = [(code, entries) for code, entries in d["codes"].items() if entries]
-    if not listed:
+    if report.reference:
+        out += [f"Units on which a coder differs from the reference, {report.reference}.", ""]
+    if not any(entries for entries in d["codes"].values()):
         return out + ["The coders agree on every unit they share.", ""]
-    for code, entries in sorted(listed, key=lambda x: -len(x[1])):
-        out += [f"### {code} — {len(entries)} unit(s)", ""]
-        for e in entries[:MD_DISAGREEMENTS_PER_CODE]:
-            unit = d["units"][e["unit"]]
-            who = "; ".join(f"{c}: {m}" for c, m in _marks(e["coders"]))
-            where = f"{unit['transcript']} {unit['start']}–{unit['end']}" if unit["transcript"] else e["unit"]
-            out.append(f"- **{where}** ({who})" + (f": {_short(unit['text'], 200)}" if unit["text"] else ""))
-        if len(entries) > MD_DISAGREEMENTS_PER_CODE:
-            out.append(f"- … and {len(entries) - MD_DISAGREEMENTS_PER_CODE} more (report.html, report.json)")
-        out.append("")
+    for title, listed in disagreement_groups(report):
+        depth = "###"
+        if title is not None:
+            total = sum(len(e) for _, e in listed)
+            out += [f"### {title} — {total} unit(s) in {len(listed)} code(s)", ""]
+            depth = "####"
+            if not listed:
+                out += ["None.", ""]
+        for code, entries in listed:
+            out += [f"{depth} {code} — {len(entries)} unit(s)", ""]
+            for e in entries[:MD_DISAGREEMENTS_PER_CODE]:
+                unit = d["units"][e["unit"]]
+                who = "; ".join(f"{c}: {m}" for c, m in _marks(e["coders"]))
+                where = f"{unit['transcript']} {unit['start']}–{unit['end']}" if unit["transcript"] else e["unit"]
+                out.append(f"- **{where}** ({who})" + (f": {_short(unit['text'], 200)}" if unit["text"] else ""))
+            if len(entries) > MD_DISAGREEMENTS_PER_CODE:
+                out.append(f"- … and {len(entries) - MD_DISAGREEMENTS_PER_CODE} more (report.html, report.json)")
+            out.append("")
     return out
 
 
@@ -290,7 +429,7 @@ def _cell(value: str, header: str) -> str:
     cls = ""
     if header == "Landis–Koch":
         cls = f' class="lk-{value.replace(" ", "-")}"'
-    elif header in ("κ", "Fleiss κ", "Po", "PABAK", "AC1", "α", "n", "P", "R", "F1"):
+    elif header in ("κ", "Fleiss κ", "Po", "PABAK", "AC1", "α", "n", "n units", "P", "R", "F1"):
         cls = ' class="num"'
     elif "CI" in header:
         cls = ' class="ci"'
@@ -305,18 +444,31 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _html_level(report: EvalReport, name: str, plots: dict[str, bytes]) -> str:
     level = report.by_level[name]
-    parts = [_html_table(*overview_rows(level, report.gold, report.coders, report.machine_coders))]
-    if name in plots:
-        parts.append(f'<img alt="per-code kappa, {escape(name)} level" src="{data_uri(plots[name])}">')
-    header, rows, notes = code_table(level.codes, report.gold is not None)
-    parts += [f"<p class='caveat'>{escape(n)}</p>" for n in method_notes(report, level)]
-    parts.append(_html_table(header, rows))
-    nominal = level.overall.nominal
-    if nominal is not None:
-        parts.append(f"<p>{escape(_nominal_line(nominal))}</p>")
-    for key, pair in (level.pairs or {}).items():
-        h, r, _ = code_table(pair.codes, pair.gold is not None)
-        parts.append(f"<details><summary>Pair {escape(key)}</summary>{_html_table(h, r)}</details>")
+    parts = [f"<p class='caveat'>{escape(n)}</p>" for n in method_notes(report, level)]
+    header = overview_header(level, report.gold, report.reference)
+    keys = pair_keys_by_section(level, report.machine_coders, report.reference)
+    notes: list[str] = []
+    for kind, rows in overview_sections(level, report.gold, report.coders, report.machine_coders, report.reference):
+        parts.append(f"<h3>{escape(section_title(kind, report.reference))}</h3>")
+        parts.append(_html_table(header, rows))
+        if kind == "all" or level.pairs is None:
+            if name in plots:
+                parts.append(f'<img alt="per-code kappa, {escape(name)} level" src="{data_uri(plots[name])}">')
+            code_header, code_rows, notes = code_table(level.codes, report.gold is not None)
+            parts.append(_html_table(code_header, code_rows))
+            nominal = level.overall.nominal
+            if nominal is not None:
+                parts.append(f"<p>{escape(_nominal_line(nominal))}</p>")
+            continue
+        for key in keys.get(kind, []):
+            pair = (level.pairs or {})[key]
+            h, r, pair_notes = code_table(pair.codes, pair.gold is not None)
+            opened = " open" if report.reference else ""
+            parts.append(f"<details{opened}><summary>Pair {escape(key)}</summary>{_html_table(h, r)}</details>")
+            if report.reference:
+                notes += [f"{key}: {n}" for n in pair_notes]
+    if level.ordinal is not None:
+        parts.append(f"<p>{escape(ordinal_line(level))}</p>")
     if notes:
         parts.append(f"<details><summary>Notes and undefined values ({len(notes)})</summary><ul>"
                      + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul></details>")
@@ -325,30 +477,38 @@ def _html_level(report: EvalReport, name: str, plots: dict[str, bytes]) -> str:
 
 def _html_disagreements(report: EvalReport) -> str:
     d = report.disagreements
-    listed = sorted(((c, e) for c, e in d["codes"].items() if e), key=lambda x: -len(x[1]))
-    if not listed:
+    if not any(entries for entries in d["codes"].values()):
         return "<p>The coders agree on every unit they share.</p>"
     labels = report.by_level[d["level"]].codes
     parts = ["<p class='muted'>For each code, the units on which the coders who saw them disagree, with the "
              "interviewer's question, the text, and which coder applied the code. This is the part to act on: "
              "sharpen a definition, add an inclusion or exclusion rule, or correct a coding.</p>"]
-    for code, entries in listed:
-        units = []
-        for e in entries[:HTML_DISAGREEMENTS_PER_CODE]:
-            unit = d["units"][e["unit"]]
-            marks = "; ".join(
-                f"<span class='{ {'applied': 'yes', 'not applied': 'no'}.get(m, 'unseen') }'>{escape(c)}: {m}</span>"
-                for c, m in _marks(e["coders"]))
-            where = f"{unit['transcript']} {unit['start']}–{unit['end']}" if unit["transcript"] else e["unit"]
-            question = f"<div class='q'>Q: {escape(_short(unit['question'], 400))}</div>" if unit["question"] else ""
-            text = f"<div>{escape(_short(unit['text']))}</div>" if unit["text"] else ""
-            units.append(f"<div class='unit'><div><b>{escape(where)}</b> — {marks}</div>{question}{text}</div>")
-        more = len(entries) - HTML_DISAGREEMENTS_PER_CODE
-        if more > 0:
-            units.append(f"<p class='muted'>… and {more} more in report.json</p>")
-        label = labels[code].label if code in labels else code
-        parts.append(f"<details><summary>{escape(label)} ({escape(code)}) — {len(entries)} unit(s)</summary>"
-                     + "".join(units) + "</details>")
+    if report.reference:
+        parts.append(f"<p>Units on which a coder differs from the reference, {escape(report.reference)}.</p>")
+    for title, listed in disagreement_groups(report):
+        if title is not None:
+            total = sum(len(e) for _, e in listed)
+            parts.append(f"<h3>{escape(title)} — {total} unit(s) in {len(listed)} code(s)</h3>")
+            if not listed:
+                parts.append("<p>None.</p>")
+        for code, entries in listed:
+            units = []
+            for e in entries[:HTML_DISAGREEMENTS_PER_CODE]:
+                unit = d["units"][e["unit"]]
+                marks = "; ".join(
+                    f"<span class='{ {'applied': 'yes', 'not applied': 'no'}.get(m, 'unseen') }'>{escape(c)}: {m}</span>"
+                    for c, m in _marks(e["coders"]))
+                where = f"{unit['transcript']} {unit['start']}–{unit['end']}" if unit["transcript"] else e["unit"]
+                question = (f"<div class='q'>Q: {escape(_short(unit['question'], 400))}</div>" if unit["question"]
+                            else "")
+                text = f"<div>{escape(_short(unit['text']))}</div>" if unit["text"] else ""
+                units.append(f"<div class='unit'><div><b>{escape(where)}</b> — {marks}</div>{question}{text}</div>")
+            more = len(entries) - HTML_DISAGREEMENTS_PER_CODE
+            if more > 0:
+                units.append(f"<p class='muted'>… and {more} more in report.json</p>")
+            label = labels[code].label if code in labels else code
+            parts.append(f"<details><summary>{escape(label)} ({escape(code)}) — {len(entries)} unit(s)</summary>"
+                         + "".join(units) + "</details>")
     return "".join(parts)
 
 
@@ -366,6 +526,8 @@ def render_html(report: EvalReport, plots: dict[str, bytes]) -> str:
             f"Codebook: {escape(codebook)}. Levels: {escape(', '.join(report.levels))}. Bootstrap: "
             f"{report.bootstrap['replicates']} replicates (seed {report.bootstrap['seed']}), resampling "
             f"{escape(report.bootstrap['resampling'])}.</p>"]
+    if report.reference:
+        body.append(f"<p><b>{escape(reference_line(report))}</b></p>")
     if report.problems:
         body.append(f"<details><summary>Problems in the inputs ({len(report.problems)})</summary><ul>"
                     + "".join(f"<li><code>{escape(p.source)}</code>: {escape(p.message)}</li>" for p in report.problems)
@@ -411,7 +573,7 @@ def summary_tables(report: EvalReport) -> tuple[str, str]:
     """The compact summary for a methods section — one row per comparison at the main level — as CSV and
     as a LaTeX tabular (booktabs)."""
     level = report.by_level[report.level]
-    header, rows = overview_rows(level, report.gold, report.coders, report.machine_coders)
+    header, rows = overview_rows(level, report.gold, report.coders, report.machine_coders, report.reference)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -419,11 +581,12 @@ def summary_tables(report: EvalReport) -> tuple[str, str]:
 
     def tex(cell: str) -> str:
         for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#"),
-                     ("κ", "$\\kappa$"), ("α", "$\\alpha$"), ("–", "--")):
+                     ("κ", "$\\kappa$"), ("α", "$\\alpha$"), ("–", "--"), ("|", "\\textbar{}")):
             cell = cell.replace(a, b)
         return cell
 
-    notes = " ".join(method_notes(report, level))
+    notes = " ".join([*method_notes(report, level), *([reference_line(report)] if report.reference else []),
+                      *([ordinal_line(level)] if level.ordinal is not None else [])])
     lines = ["% precode eval: agreement at the " + tex(report.level) + " level. " + tex(notes),
              "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule",
              " & ".join(tex(h) for h in header) + " \\\\", "\\midrule"]
