@@ -9,6 +9,7 @@ import subprocess
 import sys
 from itertools import combinations
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -34,6 +35,10 @@ def sample_default(built_project, tmp_path_factory):
     finally:
         project.close()
     return out
+
+
+def no_project() -> NoReturn:
+    raise AssertionError("segment-level files must not need a project")
 
 
 def read(out: Path, name: str) -> str:
@@ -89,7 +94,7 @@ def test_reference_disagreements_leave_out_units_the_reference_did_not_see(tmp_p
     for reference, units in ((None, ["u1", "u2"]), ("ann", ["u1"]), ("bob", ["u1", "u2"])):
         out = tmp_path / str(reference)
         run_evaluation(EvalRequest(inputs=[path], missing="missing", bootstrap=0, reference=reference, out=out),
-                       lambda: None)  # type: ignore[arg-type]
+                       no_project)
         data = json.loads(read(out, "report.json"))
         assert [e["unit"] for e in data["disagreements"]["codes"]["x"]] == units, reference
 
@@ -162,7 +167,7 @@ def test_disagreements_among_humans_apart_from_machine_vs_humans(sample_default)
 def test_people_only_disagreements_keep_one_list(tmp_path):
     path = tmp_path / "codes.csv"
     path.write_text("unit,coder,code\nu1,ann,x\nu1,bob,\nu2,ann,x\nu2,bob,x\n", encoding="utf-8")
-    run_evaluation(EvalRequest(inputs=[path], bootstrap=0, out=tmp_path / "r"), lambda: None)  # type: ignore[arg-type]
+    run_evaluation(EvalRequest(inputs=[path], bootstrap=0, out=tmp_path / "r"), no_project)
     data = json.loads(read(tmp_path / "r", "report.json"))
     assert [e["between"] for e in data["disagreements"]["codes"]["x"]] == ["humans"]
     md = read(tmp_path / "r", "report.md")
@@ -197,7 +202,7 @@ def test_conger_kappa_with_n_in_every_summary_table(tmp_path):
     path = tmp_path / "codes.csv"
     path.write_text("unit,coder,code\n" + "".join(f"{u},{c},{k}\n" for u, c, k in binary_rows()), encoding="utf-8")
     out = tmp_path / "r"
-    run_evaluation(EvalRequest(inputs=[path], bootstrap=50, out=out), lambda: None)  # type: ignore[arg-type]
+    run_evaluation(EvalRequest(inputs=[path], bootstrap=50, out=out), no_project)
     data = json.loads(read(out, "report.json"))
     expected = np.mean([conger_from_pairs({k: p["codes"][code]["counts"] for k, p in data["pairs"].items()})
                         for code in ("cost", "time", "trust")])
@@ -216,7 +221,7 @@ def test_two_coders_have_no_conger_column(tmp_path):
     path = tmp_path / "codes.csv"
     path.write_text("unit,coder,code\n" + "".join(f"{u},{c},{k}\n" for u, c, k in binary_rows() if c != "r3"),
                     encoding="utf-8")
-    run_evaluation(EvalRequest(inputs=[path], bootstrap=0, out=tmp_path / "r"), lambda: None)  # type: ignore[arg-type]
+    run_evaluation(EvalRequest(inputs=[path], bootstrap=0, out=tmp_path / "r"), no_project)
     rows = summary_rows(tmp_path / "r")
     assert len(rows) == 1 and "Conger κ macro" not in rows[0] and rows[0]["n units"] == "40"
 
@@ -276,13 +281,13 @@ def test_ordinal_codes_show_weighted_kappa_and_ac2(tmp_path, cli, weights):
 def test_without_ordinal_no_weighted_columns_and_order_matters(tmp_path):
     ratings = {c: v for c, v in rating_rows().items() if c != "r3"}
     path = write_ratings(tmp_path, ratings)
-    run_evaluation(EvalRequest(inputs=[path], bootstrap=0, out=tmp_path / "plain"), lambda: None)  # type: ignore[arg-type]
+    run_evaluation(EvalRequest(inputs=[path], bootstrap=0, out=tmp_path / "plain"), no_project)
     assert "κw" not in read(tmp_path / "plain", "summary.csv")
     # two coders: one row; the order given is the order used (reversed order, same weighted kappa; shuffled, not)
     kw = cohen_kappa_score(ratings["r1"], ratings["r2"], weights="quadratic")
     for order, same in (("high,medium,low", True), ("medium,low,high", False)):
         run_evaluation(EvalRequest(inputs=[path], bootstrap=0, ordinal=order.split(","), out=tmp_path / order),
-                       lambda: None)  # type: ignore[arg-type]
+                       no_project)
         row = summary_rows(tmp_path / order)[0]
         assert (row["κw (quadratic)"] == f"{kw:.3f}") is same
 
@@ -291,10 +296,10 @@ def test_ordinal_user_errors(tmp_path):
     path = write_ratings(tmp_path, rating_rows())
     with pytest.raises(PrecodeError, match="--ordinal: code\\(s\\) 'medium' are used but not in the order given"):
         run_evaluation(EvalRequest(inputs=[path], bootstrap=0, ordinal=["low", "high"], out=tmp_path / "r"),
-                       lambda: None)  # type: ignore[arg-type]
+                       no_project)
     multi = tmp_path / "multi.csv"
     multi.write_text("unit,coder,code\nu1,a,low\nu1,a,high\nu1,b,low\nu2,a,low\nu2,b,high\n", encoding="utf-8")
     with pytest.raises(PrecodeError, match="--ordinal needs a single-label scheme"):
         run_evaluation(EvalRequest(inputs=[multi], bootstrap=0, ordinal=CATEGORIES, out=tmp_path / "m"),
-                       lambda: None)  # type: ignore[arg-type]
+                       no_project)
     assert not (tmp_path / "r").exists() and not (tmp_path / "m").exists()
