@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from pipeline.codebook import parse_codebook
 from pipeline.coders.similarity import calibrate, softmax, top_k_rule
@@ -101,3 +104,33 @@ def test_with_real_sentences_and_no_human_code_it_agrees_with_the_similarity_cod
     p_sim, _ = _similarity_probability(prior, x, 3, top_k=1)
     np.testing.assert_allclose(proba, p_sim, atol=1e-6)
     assert proba.argmax(axis=1).tolist() == [j for _, j in TALK]
+
+
+@pytest.mark.slow
+def test_the_learned_coder_with_no_human_code_suggests_what_the_similarity_coder_does(tmp_path: Path) -> None:
+    from pipeline.codebook import load_codebook
+    from pipeline.coders import make_coder
+    from pipeline.coding import run_coder
+    from pipeline.ingest import ingest_paths
+    from pipeline.project import init_project
+
+    project, _ = init_project(tmp_path / "p")
+    ingest_paths(project, [Path(__file__).resolve().parents[2] / "data" / "sample" / "int03_radiologist.txt"])
+    codebook = load_codebook("nasss")
+    similarity = run_coder(project, make_coder("similarity", project, codebook=codebook, level="leaf"), codebook, "leaf")
+    learned = run_coder(project, make_coder("learned", project, codebook=codebook, level="leaf", reviews=False),
+                        codebook, "leaf")
+    assert all(c["learned_weight"] == 0 for c in learned.params["training"]["codes"].values())
+
+    def by_segment(run_id: str) -> dict[str, dict[str, tuple[str, float]]]:
+        out: dict[str, dict[str, tuple[str, float]]] = {}
+        for s in project.db.suggestions(run_id):
+            out.setdefault(s.segment_id, {})[s.code_id] = (s.quote, round(s.score or 0.0, 3))
+        return out
+
+    sim, mine = by_segment(similarity.id), by_segment(learned.id)
+    assert sim and set(sim) == set(mine)
+    for segment, codes in sim.items():
+        # the same codes with the same quotes and scores; the similarity coder keeps at most top_k of them
+        assert codes.items() <= mine[segment].items()
+        assert len(mine[segment]) == len(codes) or len(codes) == project.settings.similarity.top_k
