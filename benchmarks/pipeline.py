@@ -183,10 +183,13 @@ def one_size(transcripts: int, words: int, megabytes: float = 0.0, no_model: boo
         ingest_paths(project, [corpus])
         t_ingest = time.perf_counter() - t
         keys = select_segment_keys(project)
-        texts: list[str] = []  # the quote units' texts, for the bare session
+        units = 0
         t, c = time.perf_counter(), time.process_time()
-        for chunk in segment_chunks(project, keys, BATCH_SEGMENTS):
-            texts += [u.text for u in project.embeddings.segments(chunk).units]
+        with (work / "units.jsonl").open("w", encoding="utf-8") as out:  # for the bare session, not held in memory
+            for chunk in segment_chunks(project, keys, BATCH_SEGMENTS):
+                for u in project.embeddings.segments(chunk).units:
+                    out.write(json.dumps(u.text) + "\n")
+                    units += 1
         t_embed, c_embed = time.perf_counter() - t, time.process_time() - c
         t = time.perf_counter()
         # as `precode code` makes it (a calibrating coder fits its rule on the codebook here)
@@ -211,10 +214,11 @@ def one_size(transcripts: int, words: int, megabytes: float = 0.0, no_model: boo
             assert len(again.db.runs()) == runs_before  # no duplicate run
             again.close()
             assert isinstance(embedder, LocalEmbedder)
+            texts = [json.loads(line) for line in (work / "units.jsonl").open(encoding="utf-8")]
             t_bare, c_bare = bare_onnx_seconds(embedder, texts)
         n = len(keys)
         return {"transcripts": transcripts, "megabytes": megabytes, "no_model": no_model, "corpus_mb": corpus_mb, "words": total_words,
-                "segments": n, "units": len(texts),
+                "segments": n, "units": units,
                 "ingest_s": t_ingest, "embed_s": t_embed, "bare_onnx_s": t_bare, "code_s": t_code,
                 "end_to_end_s": t_ingest + t_embed + t_code, "segments_per_s": n / (t_ingest + t_embed + t_code),
                 "embed_vs_bare": t_bare / t_embed, "embed_cpu_s": c_embed, "bare_cpu_s": c_bare,
