@@ -31,6 +31,7 @@ from eval.metrics import (
     landis_koch,
     pair_key,
     weighted_kappa_from_confusion,
+    weighted_multi_rater,
 )
 from eval.rollup import Level, build_level, roll_up
 from pipeline.codebook import Codebook
@@ -192,12 +193,24 @@ class OrdinalPair(_ReportModel):
     n_units: int
 
 
+class OrdinalAll(_ReportModel):
+    """Three or more coders on an ordinal single-label scheme: weighted Fleiss' kappa and multi-rater AC2 over the
+    units rated by two or more coders (Gwet 2014, generalised form)."""
+
+    fleiss_kappa: float
+    ac2: float
+    pa: float
+    n_units: int
+
+
 class OrdinalSummary(_ReportModel):
-    """`--ordinal`: the categories in their order, the weights, and every pair's weighted figures."""
+    """`--ordinal`: the categories in their order, the weights, every pair's weighted figures and, with three or
+    more coders, the all-coder ones."""
 
     categories: list[str]
     weights: Literal["linear", "quadratic"]
     pairs: dict[str, OrdinalPair]
+    all_coders: OrdinalAll | None = None
 
 
 class LevelReport(_ReportModel):
@@ -574,7 +587,12 @@ def ordinal_summary(aligned: Aligned, presence: np.ndarray, codes: list[str], ca
             pairs[pair_key(aligned.coders[i], aligned.coders[j])] = OrdinalPair(
                 weighted_kappa=weighted_kappa_from_confusion(confusion, weights),
                 ac2=ac2_from_confusion(confusion, weights), n_units=int(both.sum()))
-    return OrdinalSummary(categories=categories, weights=weights, pairs=pairs)
+    all_coders = None
+    if len(aligned.coders) >= 3 and reference is None:
+        ranks = np.where(aligned.observed, position[np.maximum(labels, 0)], -1)
+        w = weighted_multi_rater(ranks, aligned.observed, n_categories=q, weights=weights)
+        all_coders = OrdinalAll(fleiss_kappa=w["fleiss_kappa"], ac2=w["ac2"], pa=w["pa"], n_units=int(w["n_units"]))
+    return OrdinalSummary(categories=categories, weights=weights, pairs=pairs, all_coders=all_coders)
 
 
 def _bootstrap_block(aligned: Aligned, bootstrap: int, seed: int, resampling: str) -> dict[str, Any]:

@@ -170,7 +170,10 @@ def overview_sections(level: LevelReport, gold: str | None, coders: list[str], m
             f"{_ci(o.ci, 'gen_conger_kappa_macro')}")
         row = [name, _n_multi(level), _num(macro), _ci(o.ci, ci_key), _num(micro), "–", _num(ac1),
                _num(o.alpha_micro), conger_cell]
-        row += ["–", "–"] if ordinal is not None else []
+        if ordinal is not None:
+            every = ordinal.all_coders
+            row += ["–", "–"] if every is None else [f"{_num(every.fleiss_kappa)} (Fleiss, n {every.n_units})",
+                                                     _num(every.ac2)]
         sections.append(("all", [row + (["–"] * 4 if gold else [])]))
     order = ("human–human", "machine vs human", "machine–machine")
     grouped: dict[str, list[list[str]]] = {}
@@ -243,7 +246,9 @@ def ordinal_line(level: LevelReport) -> str:
     assert o is not None
     return (f"Ordinal categories, lowest first: {', '.join(o.categories)}. κw is Cohen's weighted kappa (1968) and "
             f"AC2 Gwet's weighted AC1 (2014), {o.weights} weights, per pair over the units both coders rated "
-            "(n units); no bootstrap interval.")
+            "(n units)" + ("; on the all-coder row Fleiss' weighted kappa and the multi-rater AC2 over the units two "
+                           "or more coders rated (Gwet 2014)" if o.all_coders is not None else "")
+            + "; no bootstrap interval.")
 
 
 def _nominal_line(nom: NominalSummary) -> str:

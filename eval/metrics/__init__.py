@@ -119,6 +119,7 @@ from eval.metrics.arrays import (
     krippendorff_alpha_binary,
     krippendorff_alpha_nominal,
     multi_rater_nominal,
+    weighted_multi_rater,
 )
 from eval.metrics.formulas import (
     PAIR_SEP,
@@ -195,6 +196,7 @@ __all__ = [
     "fleiss_kappa_binary",
     "fleiss_kappa_nominal",
     "generalized_agreement_nominal",
+    "weighted_multi_rater",
     "kappa_from_confusion",
     "kappa_from_counts",
     "krippendorff_alpha_binary",

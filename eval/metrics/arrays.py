@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from eval.metrics.formulas import (
     _alpha_binary_from_sums,
     _alpha_nominal_from_sums,
     _conger_nominal_from_sums,
+    _div,
     _f,
     _fleiss_binary_from_sums,
     _fleiss_nominal_from_sums,
@@ -24,6 +26,7 @@ from eval.metrics.formulas import (
     binary_counts,
     brennan_prediger,
     kappa_from_counts,
+    ordinal_weights,
     validate_labels,
     validate_presence,
 )
@@ -154,3 +157,33 @@ def multi_rater_nominal(
     conger, conger_pe = _conger_nominal_from_sums(pa, marks, seen)
     return {"fleiss_kappa": _f(kappa), "ac1": _f(ac1), "conger_kappa": _f(conger), "conger_pe": _f(conger_pe),
             "brennan_prediger": _f(brennan_prediger(pa, q)), "pa": _f(pa), "n_units": float(n2[0])}
+
+
+def weighted_multi_rater(
+    labels: Any, observed: Any | None = None, n_categories: int | None = None, weights: str = "quadratic"
+) -> dict[str, float]:
+    """Weighted Fleiss' kappa and Gwet's AC2 for ordinal single-label data, any number of coders, missing
+    ratings in Gwet's (2014, ch. 3 and 5) generalised form, as irrCAC's ``fleiss.kappa.raw`` and
+    ``gwet.ac1.raw`` compute them with ``weights``.
+
+    With r_uk the coders giving unit u category k, r_u = sum_k r_uk and ``r*_uk = sum_l w_kl r_ul``:
+    ``Pa = mean over units with r_u >= 2 of sum_k r_uk (r*_uk - 1) / (r_u (r_u - 1))``;
+    ``pi_k = mean over units with r_u >= 1 of r_uk / r_u``; Fleiss ``Pe = sum_kl w_kl pi_k pi_l``;
+    AC2 ``Pe = T_w / (q (q - 1)) sum_k pi_k (1 - pi_k)`` with ``T_w = sum_kl w_kl``; each coefficient
+    ``(Pa - Pe) / (1 - Pe)``. Returns ``fleiss_kappa``, ``ac2``, ``pa``, ``pe_fleiss``, ``pe_ac2``, ``n_units``
+    (units rated by two or more coders)."""
+    lab, obs, q = validate_labels(labels, observed, n_categories)
+    w = ordinal_weights(q, weights)
+    counts = np.zeros((lab.shape[1], q))
+    for i in range(lab.shape[0]):
+        counts[np.flatnonzero(obs[i]), lab[i, obs[i]]] += 1
+    r = counts.sum(axis=1)
+    rated, pairable = r >= 1, r >= 2
+    weighted = counts @ w.T
+    agree = np.sum(counts * (weighted - 1.0), axis=1)
+    pa = float(np.mean(agree[pairable] / (r[pairable] * (r[pairable] - 1.0)))) if pairable.any() else math.nan
+    pi = (counts[rated] / r[rated, None]).mean(axis=0) if rated.any() else np.full(q, math.nan)
+    pe_fleiss = float(pi @ w @ pi)
+    pe_ac2 = float(w.sum() / (q * (q - 1)) * np.sum(pi * (1.0 - pi))) if q > 1 else math.nan
+    return {"fleiss_kappa": _f(_div(pa - pe_fleiss, 1.0 - pe_fleiss)), "ac2": _f(_div(pa - pe_ac2, 1.0 - pe_ac2)),
+            "pa": _f(pa), "pe_fleiss": _f(pe_fleiss), "pe_ac2": _f(pe_ac2), "n_units": float(pairable.sum())}

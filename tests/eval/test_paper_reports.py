@@ -16,6 +16,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from eval.harness import EvalRequest, run_evaluation
+from eval.metrics import weighted_multi_rater
 from pipeline.errors import PrecodeError
 from pipeline.project import open_project
 
@@ -271,7 +272,13 @@ def test_ordinal_codes_show_weighted_kappa_and_ac2(tmp_path, cli, weights):
         assert got["ac2"] == pytest.approx(ac2(ratings[a], ratings[b], 3, weights), abs=1e-12)
         assert rows[f"{a}|{b}"][f"κw ({weights})"] == f"{kw:.3f}"
         assert rows[f"{a}|{b}"][f"AC2 ({weights})"] == f"{got['ac2']:.3f}"
-    assert rows[next(iter(rows))][f"κw ({weights})"] == "–"  # the all-coder row
+    # the all-coder row: weighted Fleiss' kappa and multi-rater AC2 (reproduced against irrCAC in
+    # test_published_values.py)
+    every = weighted_multi_rater(np.array([ratings[c] for c in ratings]), n_categories=3, weights=weights)
+    assert data["ordinal"]["all_coders"]["fleiss_kappa"] == pytest.approx(every["fleiss_kappa"], abs=1e-12)
+    first = rows[next(iter(rows))]
+    assert first[f"κw ({weights})"] == f"{every['fleiss_kappa']:.3f} (Fleiss, n 30)"
+    assert first[f"AC2 ({weights})"] == f"{every['ac2']:.3f}"
     md = read(out, "report.md")
     assert f"| κw ({weights}) | AC2 ({weights}) |" in md and "Ordinal categories, lowest first: low, medium, high" in md
     assert f"<th>κw ({weights})</th>" in read(out, "report.html")

@@ -32,6 +32,7 @@ from eval.metrics import (
     scott_pi_from_confusion,
     scott_pi_from_counts,
     weighted_kappa_from_confusion,
+    weighted_multi_rater,
 )
 
 N = np.nan
@@ -159,3 +160,19 @@ DIAGNOSIS = np.array([[40, 4, 4, 17], [6, 25, 2, 13], [4, 1, 21, 12], [15, 5, 9,
 def test_weighted_kappa_and_ac2_reproduce_irrcac(table, weights, kappa_w, ac2):
     assert round(weighted_kappa_from_confusion(table, weights), 3) == kappa_w
     assert round(ac2_from_confusion(table, weights), 3) == ac2
+
+
+def test_weighted_multi_rater_fleiss_and_ac2_reproduce_irrcac():
+    """irrCAC's weighting vignette ("Weighting for a dataset of raw ratings", cac.raw4raters, quadratic weights):
+    ``gwet.ac1.raw`` Pa 0.9753788, Pe 0.7137044, AC2 0.914; ``fleiss.kappa.raw`` Pe 0.8177083, kappa 0.86494
+    (https://cran.r-project.org/web/packages/irrCAC/vignettes/weighting.html)."""
+    got = weighted_multi_rater(FOUR_RATERS, n_categories=5, weights="quadratic")
+    assert round(got["pa"], 7) == 0.9753788
+    assert round(got["pe_ac2"], 7) == 0.7137044 and round(got["ac2"], 3) == 0.914
+    assert round(got["pe_fleiss"], 7) == 0.8177083 and round(got["fleiss_kappa"], 5) == 0.86494
+    assert got["n_units"] == 11
+    # two coders, no missing ratings: the multi-rater AC2 is the two-coder AC2 of their confusion table
+    pair = FOUR_RATERS[[0, 1], :9].astype(int)
+    confusion = np.zeros((5, 5))
+    np.add.at(confusion, (pair[0], pair[1]), 1)
+    assert weighted_multi_rater(pair, n_categories=5)["ac2"] == pytest.approx(ac2_from_confusion(confusion), abs=1e-12)
