@@ -153,7 +153,8 @@ class HashEmbedder:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def one_size(transcripts: int, words: int, megabytes: float = 0.0, no_model: bool = False) -> dict[str, Any]:
+def one_size(transcripts: int, words: int, megabytes: float = 0.0, no_model: bool = False,
+             threads: int = 0) -> dict[str, Any]:
     """Measure one corpus size in this process (`megabytes`: one transcript of that size); returns the figures.
 
     The embed stage runs as the coder runs it, `BATCH_SEGMENTS` segments at a time read from the
@@ -172,6 +173,7 @@ def one_size(transcripts: int, words: int, megabytes: float = 0.0, no_model: boo
         corpus_mb = folder_mb(corpus)
         codebook = load_codebook("nasss")
         project, _ = init_project(work / "project")
+        project.embeddings.settings.threads = threads  # ONNX Runtime intra-op threads (0: one per core)
         if no_model:
             project.embeddings.__dict__["embedder"] = HashEmbedder()  # the cached property, set before first use
         embedder = project.embeddings.embedder
@@ -272,19 +274,20 @@ def main() -> None:
     parser.add_argument("--no-model", action="store_true",
                         help="vectors from a hash of each text instead of the model: the pipeline's own memory and "
                              "time at sizes too big to embed (no bare-runtime comparison, no re-run)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="ONNX Runtime threads (0: one per core); 1 gives the cleanest CPU time per segment")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
     parser.add_argument("--one-mb", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(one_size(args.one, args.words, args.one_mb, args.no_model)))
+        print(json.dumps(one_size(args.one, args.words, args.one_mb, args.no_model, args.threads)))
         return
     if args.transcripts:
         args.sizes = str(args.transcripts)
     runs = [["--one", s.strip(), "--words", str(args.words)] for s in args.sizes.split(",") if s.strip()]
     if args.long_transcript_mb:
         runs.append(["--one", "1", "--one-mb", str(args.long_transcript_mb)])
-    if args.no_model:
-        runs = [[*r, "--no-model"] for r in runs]
+    runs = [[*r, "--threads", str(args.threads), *(["--no-model"] if args.no_model else [])] for r in runs]
     started, load_before = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.getloadavg()
     rows = []
     for extra in runs:
@@ -297,12 +300,12 @@ def main() -> None:
         args.json.write_text(json.dumps(rows, indent=1))
     print(table(rows))
     long = (f" --long-transcript-mb {args.long_transcript_mb:g}" if args.long_transcript_mb else "") \
-        + (" --no-model" if args.no_model else "")
+        + (" --no-model" if args.no_model else "") + (f" --threads {args.threads}" if args.threads else "")
     print(f"\ncommand: python benchmarks/pipeline.py --sizes {args.sizes} --words {args.words}{long}")
     load = os.getloadavg()
     print(f"started {started}, load {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
           f"finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"cores: {os.cpu_count()}; embedding threads: {os.environ.get('PRECODE_THREADS', 'settings default')}")
+          f"cores: {os.cpu_count()}; ONNX Runtime threads: {args.threads or os.cpu_count()}")
 
 
 if __name__ == "__main__":
