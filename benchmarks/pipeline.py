@@ -60,7 +60,8 @@ SENTENCE = re.compile(r"[^.!?]+[.!?]")
 
 def sentence_pools() -> tuple[list[str], list[str]]:
     settings = IngestSettings()
-    questions, sentences = [], []
+    questions: list[str] = []
+    sentences: list[str] = []
     for path in sorted(SAMPLE.iterdir()):
         if path.suffix not in (".txt", ".md", ".vtt", ".srt", ".docx", ".json"):
             continue
@@ -309,4 +310,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

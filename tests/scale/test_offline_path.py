@@ -52,7 +52,7 @@ def coded(coded_once: tuple[Path, int], tmp_path: Path) -> tuple[Project, int]:
     return open_project(tmp_path / "p"), units
 
 
-def test_coding_writes_no_segments_collection_and_keeps_unit_vectors_out_of_chromadb(coded: tuple[Project, int]):
+def test_coding_writes_no_segments_collection_and_keeps_unit_vectors_out_of_chromadb(coded: tuple[Project, int]) -> None:
     project, units = coded
     name = project.embeddings.embedder.name
     collections = _collections(project)
@@ -63,7 +63,7 @@ def test_coding_writes_no_segments_collection_and_keeps_unit_vectors_out_of_chro
     project.close()
 
 
-def test_similar_fills_the_segments_collection_from_stored_units_on_first_use(coded: tuple[Project, int]):
+def test_similar_fills_the_segments_collection_from_stored_units_on_first_use(coded: tuple[Project, int]) -> None:
     project, units = coded
     index = project.embeddings
     name = index.embedder.name
@@ -84,7 +84,7 @@ def test_similar_fills_the_segments_collection_from_stored_units_on_first_use(co
     project.close()
 
 
-def test_the_segments_collection_is_filled_in_chunks_with_the_same_vectors(coded: tuple[Project, int]):
+def test_the_segments_collection_is_filled_in_chunks_with_the_same_vectors(coded: tuple[Project, int]) -> None:
     project, _ = coded
     index = project.embeddings
     name = index.embedder.name
@@ -101,7 +101,7 @@ def test_the_segments_collection_is_filled_in_chunks_with_the_same_vectors(coded
     project.close()
 
 
-def test_dropping_a_projects_vectors_removes_its_cached_unit_vectors(coded: tuple[Project, int]):
+def test_dropping_a_projects_vectors_removes_its_cached_unit_vectors(coded: tuple[Project, int]) -> None:
     project, units = coded
     name = project.embeddings.embedder.name
     assert project.embeddings.units.count(name) == units
@@ -111,7 +111,7 @@ def test_dropping_a_projects_vectors_removes_its_cached_unit_vectors(coded: tupl
     project.close()
 
 
-def test_the_vector_cache_keeps_projects_apart_and_vectors_exact(tmp_path: Path):
+def test_the_vector_cache_keeps_projects_apart_and_vectors_exact(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     a, b = VectorCache(tmp_path / "v.sqlite3", "proj-a"), VectorCache(tmp_path / "v.sqlite3", "proj-b")
     ids = [f"u{i}" for i in range(2000)]  # more than one query's worth of ids
@@ -170,7 +170,7 @@ def long_project(tmp_path: Path) -> Project:
     return project
 
 
-def test_segment_chunks_read_the_selected_segments_in_order_a_chunk_at_a_time(long_project: Project):
+def test_segment_chunks_read_the_selected_segments_in_order_a_chunk_at_a_time(long_project: Project) -> None:
     whole = select_segments(long_project)
     keys = select_segment_keys(long_project)
     assert [k.id for k in keys] == [s.id for s in whole] and len(keys) == 150
@@ -185,7 +185,7 @@ def test_segment_chunks_read_the_selected_segments_in_order_a_chunk_at_a_time(lo
     long_project.close()
 
 
-def test_the_run_loop_hands_a_coder_bounded_chunks_of_one_long_transcript(long_project: Project):
+def test_the_run_loop_hands_a_coder_bounded_chunks_of_one_long_transcript(long_project: Project) -> None:
     coder = Recorder(batch_segments=32)
     run = run_coder(long_project, coder, load_codebook("nasss"))
     assert max(len(c) for c in coder.chunks) == 32 and len(coder.chunks) == 5  # 150 segments, 32 at a time
@@ -201,7 +201,7 @@ def test_the_run_loop_hands_a_coder_bounded_chunks_of_one_long_transcript(long_p
     long_project.close()
 
 
-def test_a_project_whose_unit_vectors_are_in_chromadb_moves_them_to_the_cache_once(tmp_path: Path, sample_dir: Path):
+def test_a_project_whose_unit_vectors_are_in_chromadb_moves_them_to_the_cache_once(tmp_path: Path, sample_dir: Path) -> None:
     """A project coded before the cache existed: its re-run encodes nothing, and chromadb's copy is dropped."""
     project, _ = init_project(tmp_path / "p")
     ingest_paths(project, [sample_dir / "int03_radiologist.txt"])
