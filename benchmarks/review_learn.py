@@ -26,9 +26,7 @@ eval`'s macro kappa (eval.metrics.agreement_table); mean and spread over `--repe
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -43,43 +41,15 @@ from pipeline.embed import go_offline, make_embedder  # noqa: E402
 
 go_offline()
 
+from quality import chat_codebook, chat_messages  # noqa: E402  (the same coded-chat reading as the quality benchmark)
+
 from eval.metrics import agreement_table, pair_key  # noqa: E402
-from pipeline.codebook import Codebook  # noqa: E402
 from pipeline.learn.model import LearnOptions, Prior, decide, fit  # noqa: E402
 from pipeline.learn.prior import build_prior  # noqa: E402
-from pipeline.models import Code  # noqa: E402
 from pipeline.review.active import DEFAULT_PROPOSE_MIN  # noqa: E402
 from pipeline.settings import EmbeddingSettings  # noqa: E402
 
-CHAT = ROOT.parent / "shared" / "fixtures" / "coded-chat"
 BUDGETS = (40, 80, 160, 320, 640)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
-def chat_codebook(scheme: str = "Discussion") -> Codebook:
-    """The dataset's codebook.xlsx terms of one scheme (definition + examples), as benchmarks/quality.py reads it."""
-    from openpyxl import load_workbook
-
-    sheet = load_workbook(CHAT / "codebook.xlsx", read_only=True).worksheets[0]
-    codes = []
-    for term, definition, example in list(sheet.iter_rows(values_only=True))[1:]:
-        if not term or not str(term).startswith(f"{scheme}:"):
-            continue
-        label = str(term).split(":", 1)[1].strip()
-        examples = [e.strip(" \n\u201c\u201d\"") for e in re.split(r"\n\s*\n|\u201d\s*\u201c", str(example or ""))]
-        codes.append(Code(id=_slug(label), label=label, definition=" ".join(str(definition or "").split()),
-                          include=[], exclude=[], examples=[" ".join(e.split()) for e in examples if len(e) > 3]))
-    return Codebook(id=f"coded-chat-{scheme.lower()}", name=f"coded-chat {scheme}", version="1", levels=[], codes=codes)
-
-
-def chat_messages(scheme: str = "Discussion") -> tuple[list[str], list[str], list[str]]:
-    with (CHAT / "cleaned_data.csv").open(encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if r.get(scheme, "").strip()]
-    keys = [f"{r['course']}|{r['book_id']}|{r['bookclub']}|{r['chat_crew']}" for r in rows]
-    return [r["message"] for r in rows], [r[scheme].strip() for r in rows], keys
 
 
 def macro_kappa(truth: np.ndarray, predicted: np.ndarray, codes: list[str]) -> float:
