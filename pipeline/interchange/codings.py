@@ -77,6 +77,15 @@ class CodingSet(BaseModel):
         return sum(1 for c in self.codings if c.added_by_reviewer)
 
 
+def _run_and_codebook(project: Project, run_id: str | None, reviewer: str | None) -> tuple[Run, Codebook]:
+    """The run whose codings are wanted and its codebook; a reviewer with no decision on it is an error."""
+    run = project.db.run(run_id)
+    if reviewer is not None and reviewer not in (names := run_reviewers(project.db, run)):
+        raise PrecodeError(f"reviewer '{reviewer}' has no decision in run {run.id}",
+                           hint=f"reviewers of this run: {', '.join(names)}" if names else "review the run first")
+    return run, project.db.codebook(run.codebook_hash)
+
+
 def select_codings(project: Project, run_id: str | None = None, include_all: bool = False,
                    reviewer: str | None = None) -> CodingSet:
     """The codings of a run (default: the latest completed run), in transcript and text order.
@@ -85,11 +94,7 @@ def select_codings(project: Project, run_id: str | None = None, include_all: boo
     reviewers' codings can be exported side by side instead of collapsing to whoever decided last.
     """
     db = project.db
-    run = db.run(run_id)
-    if reviewer is not None and reviewer not in (names := run_reviewers(db, run)):
-        raise PrecodeError(f"reviewer '{reviewer}' has no decision in run {run.id}",
-                           hint=f"reviewers of this run: {', '.join(names)}" if names else "review the run first")
-    codebook = db.codebook(run.codebook_hash)
+    run, codebook = _run_and_codebook(project, run_id, reviewer)
     chosen: list[_Chosen] = [
         (a.suggestion, a.run, a.decision, a.code_id, a.start, a.end) for a in accepted_codings(db, run, reviewer)
     ]
@@ -168,11 +173,7 @@ def stream_coding_rows(project: Project, run_id: str | None = None, include_all:
     not the run. Rows sort by transcript name first, so name by name gives the global order.
     """
     db = project.db
-    run = db.run(run_id)
-    if reviewer is not None and reviewer not in (names := run_reviewers(db, run)):
-        raise PrecodeError(f"reviewer '{reviewer}' has no decision in run {run.id}",
-                           hint=f"reviewers of this run: {', '.join(names)}" if names else "review the run first")
-    codebook = db.codebook(run.codebook_hash)
+    run, codebook = _run_and_codebook(project, run_id, reviewer)
     accepted: dict[str, list[_Chosen]] = {}
     for a in accepted_codings(db, run, reviewer):
         accepted.setdefault(a.suggestion.transcript_id, []).append(
