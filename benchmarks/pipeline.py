@@ -5,8 +5,9 @@ Generates a corpus of synthetic transcripts (sentences re-mixed from data/sample
 one long transcript of a given size. For each, in its own process (so that peak RSS is that
 size's), on a fresh project:
   - ingest (read + segment + store);
-  - the embed stage as the similarity coder runs it: 512 segments at a time read from the store,
-    their quote units encoded into the project's vector cache (`project.embeddings.segments`);
+  - the embed stage as the run loop runs it before the similarity coder codes: segments read from
+    the store 512 at a time, their quote units encoded up to 16,384 at a time in length order and
+    stored in the project's vector cache as they come (`project.embeddings.encode`);
   - code (similarity scoring from the stored vectors) and end to end segments/s (ingest + embed +
     code); peak RSS is read here, CPU seconds (user + system) and the project's size on disk;
   - an unchanged re-run through `precode code` (it reports the finished run, stores nothing);
@@ -46,8 +47,9 @@ go_offline()
 
 from pipeline.codebook import LEAF_LEVEL, load_codebook  # noqa: E402
 from pipeline.coders import make_coder  # noqa: E402
-from pipeline.coding import run_coder, segment_chunks, select_segment_keys  # noqa: E402
+from pipeline.coding import CHUNK_IDS, run_coder, segment_chunks, select_segment_keys  # noqa: E402
 from pipeline.embed import LocalEmbedder  # noqa: E402
+from pipeline.indexing import quote_units  # noqa: E402
 from pipeline.ingest import ingest_paths  # noqa: E402
 from pipeline.ingest.readers import read_transcript  # noqa: E402
 from pipeline.project import init_project  # noqa: E402
@@ -153,18 +155,23 @@ class HashEmbedder:
                         .standard_normal(384, dtype=np.float32) for t in texts]) if texts else np.zeros((0, 384), np.float32)
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
+    def embed_batches(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        for start in range(0, len(texts), 64):
+            yield np.arange(start, min(start + 64, len(texts))), self.embed(texts[start:start + 64])
+
 
 def one_size(transcripts: int, words: int, megabytes: float = 0.0, no_model: bool = False,
              threads: int = 0) -> dict[str, Any]:
     """Measure one corpus size in this process (`megabytes`: one transcript of that size); returns the figures.
 
-    The embed stage runs as the coder runs it, `BATCH_SEGMENTS` segments at a time read from the
-    store, so the peak RSS is the pipeline's (it is read before the bare session runs).
+    The embed stage runs as the run loop runs it (`project.embeddings.encode` over the segments read
+    from the store), so the peak RSS is the pipeline's (it is read before the bare session runs).
     """
     from typer.testing import CliRunner
 
     from pipeline.cli import app
-    from pipeline.coders.similarity import BATCH_SEGMENTS
 
     work = Path(tempfile.mkdtemp(prefix="precode-bench-"))
     try:
@@ -186,14 +193,12 @@ def one_size(transcripts: int, words: int, megabytes: float = 0.0, no_model: boo
         ingest_paths(project, [corpus])
         t_ingest = time.perf_counter() - t
         keys = select_segment_keys(project)
-        units = 0
         t, c = time.perf_counter(), time.process_time()
-        with (work / "units.jsonl").open("w", encoding="utf-8") as out:  # for the bare session, not held in memory
-            for chunk in segment_chunks(project, keys, BATCH_SEGMENTS):
-                for u in project.embeddings.segments(chunk).units:
-                    out.write(json.dumps(u.text) + "\n")
-                    units += 1
+        units = project.embeddings.encode(segment_chunks(project, keys, CHUNK_IDS))  # as the run loop does first
         t_embed, c_embed = time.perf_counter() - t, time.process_time() - c
+        with (work / "units.jsonl").open("w", encoding="utf-8") as out:  # for the bare session, not held in memory
+            for chunk in segment_chunks(project, keys, CHUNK_IDS):
+                out.writelines(json.dumps(u.text) + "\n" for s in chunk for u in quote_units(s))
         t = time.perf_counter()
         # as `precode code` makes it (a calibrating coder fits its rule on the codebook here)
         run = run_coder(project, make_coder("similarity", project, codebook=codebook, level=LEAF_LEVEL), codebook)

@@ -144,10 +144,18 @@ def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str |
                   "new was stored (--new-run codes them again)")
     with _progress() as progress:
         task = progress.add_task(f"coding with {coder_name}", total=None)
+        embedding = progress.add_task("embedding quote units", total=None, visible=False)
+
+        def started(run: Run, n: int) -> None:
+            progress.update(task, total=n)
+            progress.update(embedding, total=n)
+
+        def encoded(n: int) -> None:
+            progress.update(embedding, visible=True, advance=n)
+
         run = done if done is not None else run_coder(
-            project, coder, codebook, level, transcripts,
-            on_start=lambda run, n: progress.update(task, total=n),
-            progress=lambda n: progress.advance(task, n),
+            project, coder, codebook, level, transcripts, on_start=started,
+            progress=lambda n: progress.advance(task, n), encode_progress=encoded,
             on_resume=lambda run, done, total: err.print(
                 f"Resuming unfinished run [bold]{run.id}[/]: {done} of {total} segments were already coded"),
         )

@@ -86,12 +86,14 @@ def run_coder(
     transcript_names: list[str] | None = None, on_start: Callable[[Run, int], None] | None = None,
     progress: Callable[[int], None] = lambda n: None,
     on_resume: Callable[[Run, int, int], None] | None = None,
+    encode_progress: Callable[[int], None] = lambda n: None,
 ) -> Run:
     """Code the current transcripts' segments; every batch is committed as it arrives.
 
     A re-run of the same command (same coder, model, parameters, prompt hash, codebook hash, level
     and segments) continues its unfinished run instead of starting another: `on_resume(run, done,
-    total)` is called and only the segments not yet done are coded.
+    total)` is called and only the segments not yet done are coded. For a coder that reads quote-unit
+    vectors, the missing ones are encoded first (`encode_progress` counts those segments).
     """
     db = project.db
     segments = select_segment_keys(project, transcript_names)
@@ -113,7 +115,10 @@ def run_coder(
         on_start(run, len(todo))
     context = coding_context(project, run.id, codebook, codes, level, todo)
     step = coder.batch_segments or max(len(todo), 1)  # 0: all at once (one chunk)
+    encoded = 0
     try:
+        if coder.embeds_quote_units:
+            encoded = project.embeddings.encode(segment_chunks(project, todo, CHUNK_IDS), encode_progress)
         for chunk in segment_chunks(project, todo, step):
             for batch in coder.code(chunk, context):
                 with db.transaction() as conn:
@@ -133,6 +138,8 @@ def run_coder(
             db.finish_run(run.id, RunStatus.failed, {"segments": len(segments), "suggestions": 0}, reason)
         raise
     counts = _counts(project, run.id, len(segments), coder)
+    if coder.embeds_quote_units:
+        counts["quote_units_encoded"] = encoded
     if len(db.segments_done(run.id)) == len(segments):
         db.finish_run(run.id, RunStatus.completed, counts)
     elif db.segments_touched(run.id) < len(segments):

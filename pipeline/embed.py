@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +31,9 @@ OFFLINE_ENV = {
 }
 
 
+TOKENIZE_SLICE = 1024  # texts tokenized at a time (their `Encoding` objects are dropped after each slice)
+
+
 def cache_dir() -> Path:
     """Where derived model files live: $PRECODE_CACHE_DIR, else the user's cache folder."""
     if os.environ.get("PRECODE_CACHE_DIR"):
@@ -47,6 +51,19 @@ class Embedder(Protocol):
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Return an (n, dim) float32 array of L2-normalized vectors."""
+
+    def embed_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The same vectors a batch at a time, in any order: (row indices into `texts`, their vectors)."""
+
+
+def collect(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """All of `embed_batches`' vectors in the order of `texts` (an (n, dim) float32 array)."""
+    out: np.ndarray | None = None
+    for rows, vectors in embedder.embed_batches(texts):
+        if out is None:
+            out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        out[rows] = vectors
+    return out if out is not None else np.zeros((0, getattr(embedder, "dim", 0)), dtype=np.float32)
 
 
 class LocalEmbedder:
@@ -139,37 +156,57 @@ class LocalEmbedder:
             tmp.unlink(missing_ok=True)
         return target
 
-    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
-        session, tokenizer = self._onnx
-        encodings = tokenizer.encode_batch(texts)
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")  # similar lengths share a batch
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+    def _token_ids(self, texts: list[str]) -> list[np.ndarray]:
+        """Each text's token ids (truncated), tokenized a slice at a time and kept as small arrays.
+
+        The tokenizer's `Encoding` objects (tokens, offsets, masks) are dropped slice by slice, so a
+        window of many thousand texts holds only their ids.
+        """
+        _, tokenizer = self._onnx
+        out: list[np.ndarray] = []
+        for start in range(0, len(texts), TOKENIZE_SLICE):
+            out.extend(np.asarray(e.ids, dtype=np.int64) for e in tokenizer.encode_batch(texts[start:start + TOKENIZE_SLICE]))
+        return out
+
+    def _batches_onnx(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        session, _ = self._onnx
+        ids_of = self._token_ids(texts)
+        lengths = np.fromiter((len(ids) for ids in ids_of), dtype=np.int64, count=len(ids_of))
+        order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: little padding
         for start in range(0, len(texts), self.batch_size):
             rows = order[start:start + self.batch_size]
-            width = max(len(encodings[i].ids) for i in rows)
+            width = int(lengths[rows].max())
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
-                n = len(encodings[i].ids)
-                ids[r, :n] = encodings[i].ids
-                mask[r, :n] = 1
+                ids[r, :lengths[i]] = ids_of[i]
+                mask[r, :lengths[i]] = 1
             hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
                                         "token_type_ids": np.zeros_like(ids)})[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return out
+            # mean over the real tokens, as a (rows, 1, tokens) @ (rows, tokens, dim) product: no
+            # temporary the size of `hidden`
+            summed = np.matmul(mask[:, None, :].astype(np.float32), hidden)[:, 0, :]
+            pooled = summed / np.maximum(lengths[rows][:, None].astype(np.float32), 1.0)
+            yield rows, pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def embed_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The vectors of `texts` one model batch at a time, shortest texts first: (rows of `texts`, vectors).
+
+        A caller that stores each batch as it comes holds no more than one batch of vectors.
+        """
+        if self.runtime == "onnx":
+            yield from self._batches_onnx(texts)
+            return
+        for start in range(0, len(texts), TOKENIZE_SLICE):  # sentence-transformers orders each slice by length
+            part = texts[start:start + TOKENIZE_SLICE]
+            vectors: np.ndarray = self.model.encode(
+                part, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype(np.float32, copy=False)
+            yield np.arange(start, start + len(part)), vectors
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if self.runtime == "onnx":
-            return self._encode_onnx(texts)
-        vectors: np.ndarray = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=False,
-        ).astype(np.float32, copy=False)
-        return vectors
+        return collect(self, texts)
 
 
 class OpenAIEmbedder:
@@ -188,15 +225,17 @@ class OpenAIEmbedder:
 
         return OpenAI(base_url=self.settings.base_url) if self.settings.base_url else OpenAI()
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        vectors: list[list[float]] = []
+    def embed_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """One request of `batch_size` texts at a time, in their order: (rows of `texts`, vectors)."""
         for start in range(0, len(texts), self.settings.batch_size):
             response = self.client.embeddings.create(model=self.settings.model,
                                                      input=texts[start:start + self.settings.batch_size])
-            vectors.extend(item.embedding for item in response.data)
-        array = np.asarray(vectors, dtype=np.float32)
-        norms = np.linalg.norm(array, axis=1, keepdims=True)
-        return array / np.where(norms == 0, 1, norms)
+            array = np.asarray([item.embedding for item in response.data], dtype=np.float32)
+            norms = np.linalg.norm(array, axis=1, keepdims=True)
+            yield np.arange(start, start + len(array)), array / np.where(norms == 0, 1, norms)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return collect(self, texts)
 
 
 def make_embedder(settings: EmbeddingSettings) -> Embedder:

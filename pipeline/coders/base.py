@@ -102,6 +102,12 @@ class Coder(Protocol):
         """How many segments the orchestrator hands `code` at a time (0: all of them at once)."""
         ...
 
+    @property
+    def embeds_quote_units(self) -> bool:
+        """Whether `code` reads the segments' quote-unit vectors: the orchestrator then encodes the
+        run's missing ones first, many chunks together in length order, so `code` finds them stored."""
+        ...
+
     def params(self) -> dict[str, Any]:
         """Parameters recorded with the run (everything that changes the output)."""
         ...

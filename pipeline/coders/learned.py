@@ -50,6 +50,7 @@ class LearnedCoder:
     name = "learned"
     prompt_hash: str | None = None
     batch_segments = BATCH_SEGMENTS
+    embeds_quote_units = True
 
     def __init__(self, people: HumanCodes, embedder: str, from_coders: list[str], reviews: bool,
                  options: LearnOptions):

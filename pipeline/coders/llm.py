@@ -161,6 +161,7 @@ class LLMCoder:
     """Codes segments with an OpenAI-compatible chat model (see the module docstring)."""
 
     name = "llm"
+    embeds_quote_units = False
     batch_segments = 0  # all at once: requests of the whole run flow through one pool of `concurrency`
 
     def __init__(self, settings: LLMSettings, dry_run: bool = False):

@@ -182,6 +182,7 @@ class SimilarityCoder:
     name = "similarity"
     prompt_hash: str | None = None
     batch_segments = BATCH_SEGMENTS
+    embeds_quote_units = True
 
     def __init__(self, threshold: float, margin: float, top_k: int, embedder: str, rule: str = "cosine"):
         if rule not in RULES:
@@ -192,7 +193,7 @@ class SimilarityCoder:
         self.model = embedder
         self.rule = rule
         self._run_id = ""
-        self._units = self._encoded = 0
+        self._units = 0
         self._calibrations: dict[tuple[str, tuple[str, ...]], Calibration | None] = {}
         self._calibrated: Calibration | None = None  # set by `prepare` (recorded in the params)
         self._why_cosine: str | None = None
@@ -215,7 +216,7 @@ class SimilarityCoder:
         return out
 
     def counts(self, totals: RunTotals) -> dict[str, int]:
-        return {"quote_units": self._units, "quote_units_encoded": self._encoded}
+        return {"quote_units": self._units}
 
     def _calibration(self, embeddings: EmbeddingIndex, codebook: Codebook, codes: list[Code]) -> Calibration | None:
         key = (codebook.content_hash, tuple(c.id for c in codes))
@@ -225,14 +226,13 @@ class SimilarityCoder:
 
     def code(self, segments: Sequence[Segment], context: CodingContext) -> Iterator[CodedBatch]:
         if context.run_id != self._run_id:  # counters are per run
-            self._run_id, self._units, self._encoded = context.run_id, 0, 0
+            self._run_id, self._units = context.run_id, 0
         code_matrix = context.embeddings.codes(context.codebook, context.codes)
         code_ids = [c.id for c in context.codes]
         k = min(self.top_k, len(code_ids))
         batch = list(segments)
         sv = context.embeddings.segments(batch)
         self._units += len(sv.units)
-        self._encoded += sv.encoded
         scores = sv.vectors @ code_matrix.T  # (units, codes)
         calibration = (self._calibration(context.embeddings, context.codebook, context.codes)
                        if self.rule == "calibrated" and len(code_ids) > 1 and len(scores) else None)

@@ -22,6 +22,7 @@ class FixedScores:
     model = None
     prompt_hash = None
     batch_segments = 0
+    embeds_quote_units = False
 
     def __init__(self, name: str):
         self.name = name

@@ -30,6 +30,7 @@ class EchoCoder:
     model = None
     prompt_hash = None
     batch_segments = 2
+    embeds_quote_units = False
 
     def params(self):
         return {}
@@ -62,6 +63,7 @@ class Quiet:
     model = None
     prompt_hash = None
     batch_segments = 0
+    embeds_quote_units = False
 
     def params(self) -> dict:
         return {}

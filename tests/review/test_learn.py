@@ -111,6 +111,7 @@ class Fixed:
     model = None
     prompt_hash = None
     batch_segments = 0
+    embeds_quote_units = False
 
     def __init__(self, pick: Any):
         self.name = "fixed"

@@ -21,6 +21,7 @@ from pipeline.codebook import load_codebook
 from pipeline.coders import CodedBatch, make_coder, suggestion_id
 from pipeline.coders.base import CodingContext
 from pipeline.coding import run_coder, segment_chunks, select_segment_keys, select_segments
+from pipeline.embed import LocalEmbedder
 from pipeline.indexing import quote_units
 from pipeline.ingest import ingest_paths
 from pipeline.models import Grounding, RunStatus, Segment, Suggestion
@@ -138,6 +139,7 @@ class Recorder:
     name = "recorder"
     model = None
     prompt_hash = None
+    embeds_quote_units = False
 
     def __init__(self, batch_segments: int):
         self.batch_segments = batch_segments
@@ -217,4 +219,56 @@ def test_a_project_whose_unit_vectors_are_in_chromadb_moves_them_to_the_cache_on
     assert sv.encoded == 0 and np.allclose(sv.vectors, vectors, atol=1e-6)  # chromadb returns them to ~1 ulp
     assert index.units.count(name) == len(units) and not index.store.exists(QUOTE_UNITS, name)
     assert index.units.adopted(name)  # looked for once: later openings do not open chromadb for it
+    project.close()
+
+
+class WindowRecorder(LocalEmbedder):
+    """The offline model, recording the texts of each `embed_batches` call and each batch's token counts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[str]] = []
+        self.batch_lengths: list[list[list[int]]] = []
+
+    def embed_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        self.calls.append(list(texts))
+        self.batch_lengths.append([])
+        ids = self._token_ids(texts)
+        for rows, vectors in super().embed_batches(texts):
+            self.batch_lengths[-1].append([len(ids[i]) for i in rows])
+            yield rows, vectors
+
+
+def test_the_run_loop_encodes_missing_units_across_chunks_in_length_ordered_windows(
+        tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pipeline.coding.CHUNK_IDS", 8)  # segments read from the store at a time
+    monkeypatch.setattr("pipeline.indexing.ENCODE_WINDOW", 60)  # units encoded together
+    project, _ = init_project(tmp_path / "p")
+    ingest_paths(project, [sample_dir])
+    recorder = WindowRecorder()
+    project.embeddings.__dict__["embedder"] = recorder  # the cached property, set before first use
+    segments = select_segments(project)
+    units = [u for s in segments for u in quote_units(s)]
+    first = units[:10]  # already stored: never encoded again
+    project.embeddings.units.upsert(recorder.name, [u.id for u in first], LocalEmbedder().embed([u.text for u in first]))
+    coder = make_coder("similarity", project, codebook=load_codebook("nasss"))  # (encodes the codebook's texts)
+    recorder.calls.clear()
+    recorder.batch_lengths.clear()
+    seen: list[int] = []
+    run = run_coder(project, coder, load_codebook("nasss"), encode_progress=seen.append)
+    unit_texts = {u.text for u in units}
+    windows = [c for c in recorder.calls if set(c) <= unit_texts]  # (not the codes' texts, encoded when coding)
+    encoded = [t for c in windows for t in c]
+    assert sorted(encoded) == sorted(u.text for u in units[10:])  # each missing unit once, no stored one
+    assert run.counts["quote_units_encoded"] == len(units) - 10 and run.counts["quote_units"] == len(units)
+    assert len(windows) > 1 and all(len(c) >= 60 for c in windows[:-1])
+    per_chunk = [sum(len(quote_units(s)) for s in segments[i:i + 8]) for i in range(0, len(segments), 8)]
+    assert len(windows[0]) > per_chunk[0]  # a window holds the units of several chunks
+    for lengths in recorder.batch_lengths[:len(windows)]:  # batches of a window come shortest first
+        flat = [n for batch in lengths for n in batch]
+        assert flat == sorted(flat)
+    assert sum(seen) == len(segments)  # progress counts every segment once
+    stored = project.embeddings.units.vectors(recorder.name, [u.id for u in units])
+    alone = LocalEmbedder().embed([u.text for u in units[10:40]])
+    assert np.allclose(np.stack([stored[u.id] for u in units[10:40]]), alone, atol=1e-5)
     project.close()
