@@ -105,7 +105,8 @@ def cpu_seconds() -> float:
 
 
 def bare_onnx_seconds(embedder: LocalEmbedder, texts: list[str]) -> tuple[float, float]:
-    """The same texts through a fresh onnxruntime session: tokenize, length-ordered batches, run, mean-pool."""
+    """The same texts through a fresh onnxruntime session: tokenize, the stage's batches over all texts at once
+    (longest first, the same rows and token cap), run, mean-pool."""
     import numpy as np
     import onnxruntime
     from tokenizers import Tokenizer
@@ -120,10 +121,12 @@ def bare_onnx_seconds(embedder: LocalEmbedder, texts: list[str]) -> tuple[float,
                        "token_type_ids": np.zeros((1, 4), np.int64)})  # warm up, as the stage is
     t, c = time.perf_counter(), time.process_time()
     encodings = tokenizer.encode_batch(texts)
-    order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-    for start in range(0, len(texts), embedder.batch_size):
-        rows = order[start:start + embedder.batch_size]
-        width = max(len(encodings[i].ids) for i in rows)
+    order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # longest first, as the stage
+    start = 0
+    while start < len(texts):  # the stage's batches: up to batch_size rows and batch_tokens padded tokens
+        width = len(encodings[order[start]].ids)
+        rows = order[start:start + max(1, min(embedder.batch_size, embedder.batch_tokens // width))]
+        start += len(rows)
         ids = np.zeros((len(rows), width), np.int64)
         mask = np.zeros((len(rows), width), np.int64)
         for r, i in enumerate(rows):

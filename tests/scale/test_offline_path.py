@@ -264,9 +264,9 @@ def test_the_run_loop_encodes_missing_units_across_chunks_in_length_ordered_wind
     assert len(windows) > 1 and all(len(c) >= 60 for c in windows[:-1])
     per_chunk = [sum(len(quote_units(s)) for s in segments[i:i + 8]) for i in range(0, len(segments), 8)]
     assert len(windows[0]) > per_chunk[0]  # a window holds the units of several chunks
-    for lengths in recorder.batch_lengths[:len(windows)]:  # batches of a window come shortest first
+    for lengths in recorder.batch_lengths[:len(windows)]:  # batches of a window come longest first
         flat = [n for batch in lengths for n in batch]
-        assert flat == sorted(flat)
+        assert flat == sorted(flat, reverse=True)
     assert sum(seen) == len(segments)  # progress counts every segment once
     stored = project.embeddings.units.vectors(recorder.name, [u.id for u in units])
     alone = LocalEmbedder().embed([u.text for u in units[10:40]])
