@@ -18,7 +18,9 @@ stored, each where it is read from:
 - `segments` (chromadb): one vector per segment with its text, for `precode similar`'s
   nearest-neighbour query. Coding never writes it; `searchable` fills it from the stored unit
   vectors the first time a search needs it (nothing is encoded again for a coded project).
-- `code_texts` and `codes`: the description vectors of codes, and each code's vector in one
+- context questions and codebook descriptions the learned and calibrated similarity coders read
+  (`VectorCache` of kind `texts`, the same SQLite file), looked up by text hash.
+- `code_texts` and `codes` (chromadb): the description vectors of codes, and each code's vector in one
   codebook version; candidate narrowing asks chromadb for a segment's nearest codes.
 """
 
@@ -236,6 +238,11 @@ class EmbeddingIndex:
             cache.mark_adopted(self.embedder.name)
         return cache
 
+    @cached_property
+    def texts(self) -> VectorCache:
+        """Vectors of context questions and codebook descriptions, looked up by text (never searched by nearness)."""
+        return VectorCache(self.cache_path, namespace=self.project_id, kind="texts")
+
     def _adopt_chroma_units(self, cache: VectorCache) -> int:
         """Move the unit vectors a project coded before kept in chromadb (`quote_units`) into the cache, once.
 
@@ -319,6 +326,6 @@ class EmbeddingIndex:
         return self.store.nearest(SEGMENTS, self.embedder.name, self.embedder.embed(list(texts)), k, where=where)
 
     def delete(self) -> list[str]:
-        """Delete this project's vectors (every embedder's): its collections, whose names are returned, and its cached unit vectors."""
+        """Delete this project's vectors (every embedder's): its collections, whose names are returned, and its cached vectors."""
         self.units.delete_namespace()
         return self.store.delete_namespace()

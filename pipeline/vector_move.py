@@ -80,6 +80,6 @@ def move_vectors(project: Project, to_url: str | None) -> list[Moved]:
 
 
 def drop_vectors(project: Project) -> list[str]:
-    """Delete the project's collections where they are now, and its cached quote-unit vectors; rebuilt when needed."""
+    """Delete the project's collections where they are now, and its cached vectors (quote units, texts); rebuilt when needed."""
     project.embeddings.units.delete_namespace()
     return _store(project, project.settings.chroma.url).delete_namespace()

@@ -89,8 +89,8 @@ class LearnedCoder:
         sv = embeddings.segments(examples.segments)
         y = unit_labels(self.people, sv.units, codebook, codes)
         known = ~np.isnan(y).all(axis=1)
-        x = _unit_features(sv, context_vectors(examples.segments, embeddings.embedder, embeddings.store), self.options)
-        prior = build_prior(codebook, codes, embeddings.embedder, embeddings.store)
+        x = _unit_features(sv, context_vectors(examples.segments, embeddings.embedder, embeddings.texts), self.options)
+        prior = build_prior(codebook, codes, embeddings.embedder, embeddings.texts)
         self.trained = fit(x[known], y[known], [c.id for c in codes], prior, self.options)
         coded = ~np.isnan(examples.labels).any(axis=1)
         # single-label: every segment gets a code when every segment people coded in full had exactly one
@@ -114,7 +114,7 @@ class LearnedCoder:
         if batch:
             sv = context.embeddings.segments(batch)
             self._units += len(sv.units)
-            ctx = context_vectors(batch, context.embeddings.embedder, context.embeddings.store)
+            ctx = context_vectors(batch, context.embeddings.embedder, context.embeddings.texts)
             d_units = trained.decision(_unit_features(sv, ctx, self.options))
             p_units = trained.proba(np.zeros((len(d_units), 0)), d_units)
             n_codes = len(code_ids)

@@ -159,12 +159,12 @@ def calibrate(text_vectors: list[np.ndarray], top_k: int) -> Calibration | None:
 
 
 def code_text_vectors(embeddings: EmbeddingIndex, codebook: Codebook, codes: list[Code]) -> list[np.ndarray]:
-    """Per code, its description texts' vectors (each text encoded once, kept in the project's vector store)."""
+    """Per code, its description texts' vectors (each text encoded once, kept in the project's vector cache)."""
     from pipeline.learn.vectors import embed_cached
 
     texts = description_texts(codebook, codes)
     flat = [t for group in texts for t in group]
-    vectors = embed_cached(flat, embeddings.embedder, embeddings.store)
+    vectors = embed_cached(flat, embeddings.embedder, embeddings.texts)
     bounds = np.cumsum([0, *(len(group) for group in texts)])
     return [vectors[bounds[j]:bounds[j + 1]] for j in range(len(texts))]
 

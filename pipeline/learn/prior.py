@@ -9,7 +9,7 @@ from pipeline.embed import Embedder
 from pipeline.learn.model import Prior
 from pipeline.learn.vectors import embed_cached
 from pipeline.models import Code
-from pipeline.store.vectors import VectorStore
+from pipeline.store.vectors import VectorCache
 
 
 def description_texts(codebook: Codebook, code: Code) -> list[str]:
@@ -24,8 +24,8 @@ def description_texts(codebook: Codebook, code: Code) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
-def build_prior(codebook: Codebook, codes: list[Code], embedder: Embedder, store: VectorStore | None = None) -> Prior:
-    """Every code's description texts, embedded (kept in the store when one is given).
+def build_prior(codebook: Codebook, codes: list[Code], embedder: Embedder, cache: VectorCache | None = None) -> Prior:
+    """Every code's description texts, embedded (kept in the project's vector cache when one is given).
 
     The texts are the similarity coder's (`pipeline.coders.similarity.description_texts`: those its
     code vectors are the mean of), so the zero-shot rule the model shrinks to (`pipeline.learn.model`)
@@ -36,4 +36,4 @@ def build_prior(codebook: Codebook, codes: list[Code], embedder: Embedder, store
     per_code = similarity_texts(codebook, codes)
     texts = [t for group in per_code for t in group]
     index = np.array([j for j, group in enumerate(per_code) for _ in group], dtype=int)
-    return Prior(embed_cached(texts, embedder, store), index)
+    return Prior(embed_cached(texts, embedder, cache), index)

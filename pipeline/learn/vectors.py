@@ -9,9 +9,7 @@ import numpy as np
 from pipeline.embed import Embedder
 from pipeline.indexing import SegmentVectors
 from pipeline.models import Segment
-from pipeline.store.vectors import VectorStore
-
-TEXTS = "learn_texts"  # context questions and codebook descriptions, keyed by text hash
+from pipeline.store.vectors import VectorCache
 
 
 def segment_means(sv: SegmentVectors) -> np.ndarray:
@@ -29,27 +27,31 @@ def _key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def embed_cached(texts: list[str], embedder: Embedder, store: VectorStore | None) -> np.ndarray:
-    """(n, d) vectors of `texts`; each distinct text is encoded once and kept in the store (if given)."""
+def embed_cached(texts: list[str], embedder: Embedder, cache: VectorCache | None) -> np.ndarray:
+    """(n, d) vectors of `texts`; each distinct text is encoded once and kept in the project's vector cache (if given).
+
+    Context questions and codebook descriptions are only looked up by text, never searched by
+    nearness, so they live in the cache (SQLite) beside the quote units rather than in chromadb.
+    """
     distinct = list(dict.fromkeys(texts))
-    if store is None:
+    if cache is None:
         found = dict(zip(distinct, embedder.embed(distinct))) if distinct else {}
         return np.stack([found[t] for t in texts]).astype(np.float64) if texts else np.zeros((0, 384))
     ids = [_key(t) for t in distinct]
-    missing = set(store.missing(TEXTS, embedder.name, ids))
+    missing = set(cache.missing(embedder.name, ids))
     todo = [t for t in distinct if _key(t) in missing]
     if todo:
-        store.upsert(TEXTS, embedder.name, [_key(t) for t in todo], embedder.embed(todo))
-    vectors = store.vectors(TEXTS, embedder.name, ids)
+        cache.upsert(embedder.name, [_key(t) for t in todo], embedder.embed(todo))
+    vectors = cache.vectors(embedder.name, ids)
     return np.stack([vectors[_key(t)] for t in texts]).astype(np.float64) if texts else np.zeros((0, 384))
 
 
-def context_vectors(segments: list[Segment], embedder: Embedder, store: VectorStore | None) -> np.ndarray | None:
+def context_vectors(segments: list[Segment], embedder: Embedder, cache: VectorCache | None) -> np.ndarray | None:
     """Each segment's context (the question before it) embedded, zero where it has none; None if none has one."""
     texts = [(s.context or "").strip() for s in segments]
     present = [t for t in texts if t]
     if not present:
         return None
-    vectors = dict(zip(present, embed_cached(present, embedder, store)))
+    vectors = dict(zip(present, embed_cached(present, embedder, cache)))
     dim = next(iter(vectors.values())).shape[0]
     return np.stack([vectors[t] if t else np.zeros(dim) for t in texts])

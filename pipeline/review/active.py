@@ -136,7 +136,7 @@ class ActiveLearner:
             embeddings = self.project.embeddings
             sv = embeddings.segments(segments)
             units = sv.units
-            ctx = context_vectors(segments, embeddings.embedder, embeddings.store)
+            ctx = context_vectors(segments, embeddings.embedder, embeddings.texts)
             unit_ctx = None if ctx is None else np.repeat(ctx, np.diff(sv.offsets), axis=0)
             d_units = model.decision(features(sv.vectors, unit_ctx, self.options))
             p_units = model.proba(np.zeros((len(d_units), 0)), d_units)

@@ -141,14 +141,20 @@ CACHE_FILE = "vectors.sqlite3"
 _IDS_PER_QUERY = 900  # below SQLite's smallest bound on host parameters (999)
 
 
-class VectorCache:
-    """Vectors fetched by id (quote units): one SQLite file, rows keyed by (project id, embedder, id).
+CACHE_TABLES = {"units": "unit_vectors", "texts": "text_vectors"}  # kind -> table
 
-    Memory stays bounded (SQLite's page cache), whatever the corpus. Rows of several projects may
-    share a file (as collections share a Chroma server); each sees and deletes only its own.
+
+class VectorCache:
+    """Vectors fetched by id, never searched by nearness: one SQLite file, rows keyed by (project id, embedder, id).
+
+    Two kinds, each its own table: `units` (quote units, by content-derived id) and `texts` (context
+    questions and codebook descriptions, by text hash). Memory stays bounded (SQLite's page
+    cache), whatever the corpus. Rows of several projects may share a file (as collections share a
+    Chroma server); each sees and deletes only its own.
     """
 
-    def __init__(self, path: Path, namespace: str = ""):
+    def __init__(self, path: Path, namespace: str = "", kind: str = "units"):
+        self.table = CACHE_TABLES[kind]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -157,9 +163,10 @@ class VectorCache:
             self.conn.execute("PRAGMA page_size=16384")
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS unit_vectors (namespace TEXT NOT NULL, embedder TEXT NOT NULL,"
-                " id TEXT NOT NULL, vector BLOB NOT NULL, UNIQUE (namespace, embedder, id))")
+            for table in CACHE_TABLES.values():
+                self.conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} (namespace TEXT NOT NULL, embedder TEXT NOT NULL,"
+                    " id TEXT NOT NULL, vector BLOB NOT NULL, UNIQUE (namespace, embedder, id))")
             self.conn.execute(  # (project, embedder) pairs whose older chromadb copy has been looked for
                 "CREATE TABLE IF NOT EXISTS adopted (namespace TEXT NOT NULL, embedder TEXT NOT NULL,"
                 " PRIMARY KEY (namespace, embedder)) WITHOUT ROWID")
@@ -173,7 +180,7 @@ class VectorCache:
         for start in range(0, len(ids), _IDS_PER_QUERY):
             chunk = list(ids[start:start + _IDS_PER_QUERY])
             yield from self.conn.execute(
-                f"SELECT id, vector FROM unit_vectors WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
+                f"SELECT id, vector FROM {self.table} WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
                 [self.namespace, embedder_name, *chunk])
 
     def missing(self, embedder_name: str, ids: Sequence[str]) -> list[str]:
@@ -183,7 +190,7 @@ class VectorCache:
         for start in range(0, len(unique), _IDS_PER_QUERY):
             chunk = unique[start:start + _IDS_PER_QUERY]
             present.update(row[0] for row in self.conn.execute(
-                f"SELECT id FROM unit_vectors WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
+                f"SELECT id FROM {self.table} WHERE namespace = ? AND embedder = ? AND id IN ({','.join('?' * len(chunk))})",
                 [self.namespace, embedder_name, *chunk]))
         return [i for i in unique if i not in present]
 
@@ -193,7 +200,7 @@ class VectorCache:
         with self.conn:
             self.conn.execute("BEGIN")
             self.conn.executemany(
-                "INSERT OR REPLACE INTO unit_vectors (namespace, embedder, id, vector) VALUES (?, ?, ?, ?)", rows)
+                f"INSERT OR REPLACE INTO {self.table} (namespace, embedder, id, vector) VALUES (?, ?, ?, ?)", rows)
 
     def vectors(self, embedder_name: str, ids: Iterable[str]) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(ids))
@@ -209,18 +216,19 @@ class VectorCache:
                           [self.namespace, embedder_name])
 
     def count(self, embedder_name: str) -> int:
-        [(n,)] = self.conn.execute("SELECT COUNT(*) FROM unit_vectors WHERE namespace = ? AND embedder = ?",
+        [(n,)] = self.conn.execute(f"SELECT COUNT(*) FROM {self.table} WHERE namespace = ? AND embedder = ?",
                                    [self.namespace, embedder_name])
         return int(n)
 
     def delete_namespace(self) -> int:
-        """Delete this project's vectors (every embedder's); returns how many."""
+        """Delete this project's vectors of every kind and embedder; returns how many."""
         if not self.namespace:
             raise ValueError("a vector cache without a project id cannot tell its vectors from others'")
         with self.conn:
             self.conn.execute("BEGIN")
             self.conn.execute("DELETE FROM adopted WHERE namespace = ?", [self.namespace])
-            return int(self.conn.execute("DELETE FROM unit_vectors WHERE namespace = ?", [self.namespace]).rowcount)
+            return sum(int(self.conn.execute(f"DELETE FROM {table} WHERE namespace = ?", [self.namespace]).rowcount)
+                       for table in CACHE_TABLES.values())
 
     def close(self) -> None:
         self.conn.close()

@@ -121,6 +121,18 @@ def test_the_learned_coder_with_no_human_code_suggests_what_the_similarity_coder
     learned = run_coder(project, make_coder("learned", project, codebook=codebook, level="leaf", reviews=False),
                         codebook, "leaf")
     assert all(c["learned_weight"] == 0 for c in learned.params["training"]["codes"].values())
+    # context questions and descriptions are looked up by text: kept in the vector cache, not in chromadb
+    from pipeline.coding import select_segments
+    from pipeline.learn.vectors import embed_cached
+
+    name = project.embeddings.embedder.name
+    contexts = sorted({s.context.strip() for s in select_segments(project) if s.context and s.context.strip()})
+    assert len(contexts) > 5
+    assert not [c for c in project.embeddings.store.client.list_collections()
+                if "__learn_texts__" in (c if isinstance(c, str) else c.name)]
+    before = project.embeddings.texts.count(name)
+    embed_cached(contexts, project.embeddings.embedder, project.embeddings.texts)
+    assert project.embeddings.texts.count(name) == before  # every context question was stored by the run
 
     def by_segment(run_id: str) -> dict[str, dict[str, tuple[str, float]]]:
         out: dict[str, dict[str, tuple[str, float]]] = {}

@@ -61,6 +61,8 @@ def test_coding_writes_no_segments_collection_and_keeps_unit_vectors_out_of_chro
     assert f"{project.id}__segments__{name}" not in collections  # read only by `precode similar`
     assert f"{project.id}__quote_units__{name}" not in collections  # fetched by id only: not in an in-memory index
     assert units > 0 and project.embeddings.units.count(name) == units
+    # the codebook's texts the calibrated rule was fitted on: looked up by text, so in the cache too
+    assert f"{project.id}__learn_texts__{name}" not in collections and project.embeddings.texts.count(name) > 20
     project.close()
 
 
