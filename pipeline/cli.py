@@ -170,7 +170,7 @@ def _code_run(project: Project, codebook_ref: str, coder_name: str, level: str |
         from pipeline.coding import select_segments
         from pipeline.learn.zeroshot import sparse_run_note
 
-        for line in sparse_run_note(project, run, codebook, select_segments(project, transcripts)):
+        for line in sparse_run_note(project, run, codebook, lambda: select_segments(project, transcripts)):
             console.print(escape(line), highlight=False)
     if llm is not None and llm.batch:  # the provider batches: submitted, running, collected
         from pipeline.llm.batch import print_batches

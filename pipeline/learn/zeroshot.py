@@ -12,6 +12,7 @@ computed from the run's own scores (the stored vectors; nothing is encoded again
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,16 +78,20 @@ def diagnose_similarity(project: Project, run: Run, codebook: Codebook, segments
                                calibration)
 
 
-def sparse_run_note(project: Project, run: Run, codebook: Codebook, segments: list[Segment]) -> list[str]:
-    """Lines to print when most of the run's segments got no suggestion (none otherwise)."""
-    n = int(run.counts.get("segments", len(segments)))
+def sparse_run_note(project: Project, run: Run, codebook: Codebook, segments: Callable[[], list[Segment]]) -> list[str]:
+    """Lines to print when most of the run's segments got no suggestion (none otherwise).
+
+    `segments` reads the run's segments; it is called only for a sparse similarity run (the
+    diagnosis), so a run with enough suggestions reads none.
+    """
+    n = int(run.counts.get("segments", 0))
     covered = int(run.counts.get("segments_with_suggestions", 0))
     if n == 0 or (n - covered) / n < SPARSE_SHARE:
         return []
     head = (f"Note: {n - covered} of {n} segments ({(n - covered) / n:.0%}) got no suggestion. That does not mean "
             "they need no code.")
     if run.coder == "similarity":
-        d = diagnose_similarity(project, run, codebook, segments)
+        d = diagnose_similarity(project, run, codebook, segments())
         if d.calibration is not None:
             c = d.calibration
             return [head,

@@ -94,7 +94,15 @@ def test_ctrl_c_during_code_says_what_was_saved(tmp_path: Path):
     project, _ = init_project(tmp_path / "p")
     from pipeline.ingest import ingest_paths
 
-    ingest_paths(project, [FIXTURES])
+    # and one long interview, so that coding lasts seconds after the run is recorded: a Ctrl-C that
+    # lands after the work, while the interpreter shuts down, would test nothing
+    long = tmp_path / "long" / "long_interview.txt"
+    long.parent.mkdir()
+    long.write_text("\n\n".join(f"Interviewer: What happened on day {n}?\n\nP1: On day {n} the nurses "
+                                  f"tried the new alert system again, and {n % 7} of them found it slowed "
+                                  "the ward round down. We talked about training and who pays for it."
+                                  for n in range(600)), encoding="utf-8")
+    ingest_paths(project, [FIXTURES, long.parent])
     project.close()
     proc = subprocess.Popen([*PRECODE, "code", "-c", "nasss", "--project", str(tmp_path / "p")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -166,8 +166,25 @@ def test_the_sparse_note_explains_the_calibrated_rule(tmp_path: Path) -> None:
               params={"rule": "calibrated", "threshold": 0.4, "margin": 0.1, "top_k": 3,
                       "calibration": {"temperature": 1.0, "p_min": 0.99, "texts": 12, "codes": 3}},
               counts={"segments": len(segments), "segments_with_suggestions": 0})
-    note = " ".join(sparse_run_note(project, run, codebook, segments))
+    note = " ".join(sparse_run_note(project, run, codebook, lambda: segments))
     assert f"{len(segments)} of {len(segments)} segments" in note
     assert "probability among the codebook's codes is >= 0.99" in note and "12 held-out texts" in note
     assert f"In {len(segments)} of these segments no sentence's best code reached it" in note, note
     assert "cosine" not in note and "--coder learned" in note
+
+
+def test_a_run_with_enough_suggestions_reads_no_segment_for_the_note(tmp_path: Path) -> None:
+    from pipeline.codebook import load_codebook
+    from pipeline.learn.zeroshot import sparse_run_note
+    from pipeline.models import Run
+
+    root, codebook_path = _project(tmp_path, _codebook_with_examples())
+    codebook = load_codebook(str(codebook_path))
+    run = Run(id="none", coder="similarity", codebook_id=codebook.id, codebook_hash=codebook.content_hash, level="leaf",
+              params={"rule": "calibrated"}, counts={"segments": 10, "segments_with_suggestions": 9})
+    read: list[int] = []
+    assert sparse_run_note(find_project(root), run, codebook, lambda: read.append(1) or []) == []
+    assert read == []  # the segments are read only to diagnose a sparse run
+    run.counts["segments_with_suggestions"] = 1
+    assert sparse_run_note(find_project(root), run, codebook, lambda: read.append(1) or [])[0].startswith("Note: 9 of 10")
+    assert read == [1]
