@@ -90,28 +90,18 @@ class SegmentVectors:
     encoded: int  # units encoded now (the rest came from the store)
 
 
-def index_segments(
-    segments: list[Segment], embedder: Embedder, cache: VectorCache,
-    progress: Callable[[int], None] | None = None,
-) -> SegmentVectors:
-    """Ensure every quote unit of `segments` is in the cache; return all unit vectors."""
+def index_segments(segments: list[Segment], embedder: Embedder, cache: VectorCache) -> SegmentVectors:
+    """Ensure every quote unit of `segments` is in the cache (encoded as `encode_missing` does); return all unit vectors."""
     per_segment = [quote_units(s) for s in segments]
     units = [u for group in per_segment for u in group]
     missing = set(cache.missing(embedder.name, [u.id for u in units]))
     todo = [u for u in units if u.id in missing]
-    computed: dict[str, np.ndarray] = {}
-    for start in range(0, len(todo), ENCODE_CHUNK):
-        chunk = todo[start:start + ENCODE_CHUNK]
-        vectors = embedder.embed([u.text for u in chunk])
-        cache.upsert(embedder.name, [u.id for u in chunk], vectors)
-        computed.update(zip((u.id for u in chunk), vectors, strict=True))
-        if progress:
-            progress(len(chunk))
-    stored = cache.vectors(embedder.name, [u.id for u in units if u.id not in computed])
-    dim = next(iter(computed.values()), next(iter(stored.values()), np.zeros(384))).shape[0]
+    _encode_window([u.id for u in todo], [u.text for u in todo], len(segments), embedder, cache, None)
+    stored = cache.vectors(embedder.name, [u.id for u in units])
+    dim = next(iter(stored.values()), np.zeros(384)).shape[0]
     matrix = np.zeros((len(units), dim), dtype=np.float32)
     for row, unit in enumerate(units):
-        matrix[row] = computed[unit.id] if unit.id in computed else stored[unit.id]
+        matrix[row] = stored[unit.id]
     offsets = np.cumsum([0, *(len(g) for g in per_segment)])
 
     return SegmentVectors(units, matrix, offsets, [s.id for s in segments], len(todo))
@@ -146,7 +136,7 @@ def _encode_window(ids: list[str], texts: list[str], segments: int, embedder: Em
                    progress: Callable[[int], None] | None) -> int:
     rows: list[np.ndarray] = []
     vectors: list[np.ndarray] = []
-    done = reported = 0
+    done = stored = reported = 0
 
     def store() -> None:
         if rows:
@@ -155,12 +145,13 @@ def _encode_window(ids: list[str], texts: list[str], segments: int, embedder: Em
             rows.clear()
             vectors.clear()
 
-    for batch_rows, batch_vectors in embedder.embed_batches(texts):
+    for batch_rows, batch_vectors in embedder.embed_batches(texts) if texts else ():  # none: the model is not loaded
         rows.append(batch_rows)
         vectors.append(batch_vectors)
         done += len(batch_rows)
-        if sum(len(r) for r in rows) >= STORE_ROWS:
+        if done - stored >= STORE_ROWS:
             store()
+            stored = done
         if progress and texts:
             share = segments * done // len(texts)
             progress(share - reported)
@@ -267,9 +258,9 @@ class EmbeddingIndex:
         """Encode the quote units of these segments not stored yet (length-ordered windows); returns how many."""
         return encode_missing(chunks, self.embedder, self.units, progress)
 
-    def segments(self, segments: list[Segment], progress: Callable[[int], None] | None = None) -> SegmentVectors:
+    def segments(self, segments: list[Segment]) -> SegmentVectors:
         """The quote units of `segments` with their vectors; only units not yet stored are encoded."""
-        return index_segments(segments, self.embedder, self.units, progress)
+        return index_segments(segments, self.embedder, self.units)
 
     def searchable(self, segments: list[Segment], chunk: int = ENCODE_CHUNK) -> int:
         """Put the segments not yet in the `segments` collection there (for `similar`); returns how many.
